@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import TenantModel
+
+
+class Language(models.TextChoices):
+    EN = "en", "English"
+    NL = "nl", "Nederlands"
+    FR = "fr", "Français"
+    DE = "de", "Deutsch"
+
+
+class MailingMethod(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    POST = "post", "Post"
+    BOTH = "both", "E-mail and post"
+    NONE = "none", "None"
+
+
+# The standard person fields shared by a Contact and a ListEntry, compared field by field when
+# lists are merged (see contacts.normalize.same_value).
+PERSON_FIELDS = [
+    "salutation",
+    "title",
+    "first_name",
+    "last_name",
+    "company_name",
+    "letter_salutation",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "language",
+]
+
+
+class PersonFields(TenantModel):
+    salutation = models.CharField(max_length=50, blank=True, default="")
+    title = models.CharField(max_length=100, blank=True, default="")
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    last_name = models.CharField(max_length=150, blank=True, default="")
+    company_name = models.CharField(max_length=200, blank=True, default="")
+    letter_salutation = models.CharField(max_length=300, blank=True, default="")
+    phone = models.CharField(max_length=50, blank=True, default="")
+    street = models.CharField(max_length=200, blank=True, default="")
+    postal_code = models.CharField(max_length=20, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    country = models.CharField(max_length=100, blank=True, default="")
+    language = models.CharField(max_length=2, choices=Language.choices, blank=True, default="")
+    custom_fields = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Organization(TenantModel):
+    name = models.CharField(max_length=200)
+    street = models.CharField(max_length=200, blank=True, default="")
+    postal_code = models.CharField(max_length=20, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    country = models.CharField(max_length=100, blank=True, default="")
+    no_mailings = models.BooleanField(
+        default=False, help_text="Leave this organisation's contacts out of every mailing run"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "name"], name="organization_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(PersonFields):
+    email = models.CharField(
+        max_length=254, null=True, blank=True, help_text="Normalised; unique in the account"
+    )
+    mailing_method = models.CharField(
+        max_length=5, choices=MailingMethod.choices, default=MailingMethod.EMAIL
+    )
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL)
+    no_mailings = models.BooleanField(
+        default=False, help_text="Legacy flag: this person asked for no mailings"
+    )
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "email"], name="contact_unique_email")
+        ]
+        indexes = [models.Index(fields=["account", "id"], name="contact_account_id")]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.company_name or f"Contact {self.pk}"
+
+
+class CustomField(TenantModel):
+    class Type(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        DATE = "date", "Date"
+        BOOLEAN = "boolean", "Yes/no"
+
+    key = models.SlugField(max_length=60)
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.TEXT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="customfield_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ContactList(TenantModel):
+    """A legacy mailing list or an uploaded spreadsheet, with its own copy of each person."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "name"], name="contactlist_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ListAccess(TenantModel):
+    """A user granted access to one list (reset when the converter merges the lists)."""
+
+    list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="access_grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "list", "user"], name="listaccess_unique")
+        ]
+
+
+class ListEntry(PersonFields):
+    class Status(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Subscribed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+
+    class OptIn(models.TextChoices):
+        NONE = "none", "None"
+        SINGLE = "single", "Single opt-in"
+        DOUBLE_PENDING = "double_pending", "Double opt-in pending"
+        DOUBLE_CONFIRMED = "double_confirmed", "Double opt-in confirmed"
+
+    list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="entries")
+    email = models.CharField(max_length=254, blank=True, default="", help_text="As the list has it")
+    email_normalized = models.CharField(
+        max_length=254, null=True, blank=True, help_text="Null when invalid"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBSCRIBED)
+    optin = models.CharField(max_length=16, choices=OptIn.choices, default=OptIn.NONE)
+    optin_at = models.DateTimeField(null=True, blank=True)
+    optin_confirmed_at = models.DateTimeField(null=True, blank=True)
+    optin_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "list", "email_normalized"], name="listentry_unique_email"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "list", "id"], name="listentry_list_id")]
+
+
+class Source(TenantModel):
+    """Where a contact came from: a list (kept by name after the list is gone) or an import."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="sources")
+    list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "contact", "name"], name="source_unique_name"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "list"], name="source_list")]
+
+
+class Segment(TenantModel):
+    """A saved filter over contacts; `definition` holds its criteria (see contacts.selectors)."""
+
+    name = models.CharField(max_length=200)
+    definition = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Suppression(TenantModel):
+    """The global blacklist. `email` is null once only the hash is kept (after an erasure)."""
+
+    class Reason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINT = "complaint", "Complaint"
+        MANUAL = "manual", "Manual"
+        ERASED = "erased", "Erased"
+
+    email = models.CharField(max_length=254, null=True, blank=True)
+    email_hash = models.CharField(max_length=64)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    origin = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "email_hash"], name="suppression_unique_hash"
+            )
+        ]
+
+
+class Activity(TenantModel):
+    class Kind(models.TextChoices):
+        EMAIL_OPEN = "email_open", "E-mail opened"
+        EMAIL_CLICK = "email_click", "E-mail link clicked"
+        PURCHASE = "purchase", "Purchase"
+        LOGIN = "login", "Login"
+        CART = "cart", "Cart"
+        SUPPORT = "support", "Support"
+        FORM = "form", "Form"
+        MAILING = "mailing", "Received a mailing"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["account", "contact", "-occurred_at"], name="activity_contact_time"
+            )
+        ]

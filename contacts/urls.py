@@ -1,0 +1,8 @@
+from django.urls import path
+
+from contacts import views
+
+urlpatterns = [
+    path("contacts/", views.contact_list, name="contacts"),
+    path("lists/", views.list_index, name="lists"),
+]
