@@ -112,6 +112,8 @@ else:
     }
 _owner["ENGINE"] = "django.db.backends.postgresql"
 _owner.setdefault("OPTIONS", {})
+if env_str("CRM_DATABASE_NAME"):  # a worker started by the tests joins the test database
+    _owner["NAME"] = env_str("CRM_DATABASE_NAME")
 _test_name = "test_crm" + (f"_{env_str('TEST_DB_SUFFIX')}" if env_str("TEST_DB_SUFFIX") else "")
 _owner["TEST"] = {"NAME": _test_name}
 
@@ -147,7 +149,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Above the longest step (a conversion step of a million entries), so Redis never re-delivers a
 # task that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Tests run tasks inline unless they start a real worker (tests/conftest.py: celery_worker).
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_DEFAULT_QUEUE = "crm" + (env_str("TEST_DB_SUFFIX") if TESTING else "")
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 

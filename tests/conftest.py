@@ -217,3 +217,84 @@ def page(live_server: Any) -> Iterator[Any]:
             context.close()
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+# --- A real Celery worker -----------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    process: Any
+    queue: str
+
+    def kill(self) -> None:
+        """SIGKILL, like a crashed machine: no cleanup runs."""
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+@pytest.fixture
+def celery_worker(settings: Any, transactional_db: None) -> Iterator[Any]:
+    """Starts real Celery worker processes on the test database and a private queue.
+
+    Use with `@committed` tests. Call the returned function to start a worker; tasks sent with
+    `.delay()` then go through Redis to it (eager mode is switched off for the test).
+    """
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from config.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    workers: list[Worker] = []
+
+    def start() -> Worker:
+        env = {
+            **os.environ,
+            "CRM_DATABASE_NAME": connections["default"].settings_dict["NAME"],
+            "CRM_TESTING": "false",
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queue,
+                "--pool",
+                "solo",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "WARNING",
+            ],
+            env=env,
+        )
+        worker = Worker(process=process, queue=queue)
+        workers.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        for worker in workers:
+            if worker.process.poll() is None:
+                worker.process.terminate()
+                try:
+                    worker.process.wait(15)
+                except Exception:
+                    worker.process.kill()
