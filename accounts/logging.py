@@ -14,8 +14,12 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
-        record.account_id = current_account_id_or_none()
+        # django.request logs a response after the middleware has finished, so its record
+        # carries the request, not the context: fall back to what the request remembers.
+        request = getattr(record, "request", None)
+        record.request_id = request_id.get() or getattr(request, "request_id", None)
+        account = getattr(request, "account", None)
+        record.account_id = current_account_id_or_none() or (account.pk if account else None)
         return True
 
 

@@ -60,6 +60,14 @@ def _no_account_leaks() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Sign-in throttling counters live in the cache; no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @dataclass
 class Tenant:
     """An account with users in each role, for tests."""

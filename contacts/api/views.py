@@ -17,6 +17,7 @@ class ContactListViewSet(
     viewsets.GenericViewSet[ContactList],
 ):
     serializer_class = ContactListSerializer
+    lookup_value_converter = "int"
 
     def get_queryset(self) -> QuerySet[ContactList]:
         return selectors.lists_with_counts()
