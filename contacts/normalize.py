@@ -63,3 +63,8 @@ def clean_value(value: object) -> str:
 
 def same_value(a: object, b: object) -> bool:
     return clean_value(a) == clean_value(b)
+
+
+# The SQL form of `email_hash` over a column or expression (PostgreSQL's built-in sha256), for
+# set-based matches against suppressions: EMAIL_HASH_SQL.format("c.email").
+EMAIL_HASH_SQL = "encode(sha256(convert_to({}, 'UTF8')), 'hex')"
