@@ -4,5 +4,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("accounts.api.urls")),
+    # Before contacts.api.urls: its router would read contacts/imports/ as a contact id.
+    path("", include("contacts.api.urls_imports")),
     path("", include("contacts.api.urls")),
+    path("", include("consent.api.urls")),
 ]

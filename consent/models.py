@@ -73,6 +73,14 @@ class ConsentEvent(TenantModel):
         related_name="+",
     )
     recorded_at = models.DateTimeField(default=timezone.now)
+    subscription_type = models.ForeignKey(
+        "SubscriptionType",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Set when the event is about one topic, not the purpose as a whole",
+    )
 
     class Meta:
         indexes = [
@@ -102,4 +110,144 @@ class ConsentState(TenantModel):
         ]
         indexes = [
             models.Index(fields=["account", "purpose", "status"], name="consent_state_purpose")
+        ]
+
+
+class ConsentSettings(TenantModel):
+    """Per-account consent settings (one row; absent means the defaults)."""
+
+    enforce_email_consent = models.BooleanField(
+        default=True,
+        help_text="E-mail mailing runs and syncs leave out contacts without a live e-marketing basis",
+    )
+    signup_text = models.TextField(
+        blank=True,
+        default="",
+        help_text="The consent text shown on the public sign-up form (its version is recorded)",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account"], name="consentsettings_unique_account")
+        ]
+
+
+class SubscriptionType(TenantModel):
+    """A topic a contact can subscribe to (newsletter, events, …). Names may be translated."""
+
+    key = models.SlugField(max_length=60)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    translations = models.JSONField(
+        default=dict, blank=True, help_text='{"nl": {"name": …, "description": …}, …}'
+    )
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="subscriptiontype_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def name_in(self, language: str) -> str:
+        return str(self.translations.get(language, {}).get("name") or self.name)
+
+    def description_in(self, language: str) -> str:
+        return str(self.translations.get(language, {}).get("description") or self.description)
+
+
+class SubscriptionState(TenantModel):
+    """A contact's current state for one subscription type, kept by the ledger trigger from
+    events that carry a subscription type (granted = subscribed)."""
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="subscription_states"
+    )
+    subscription_type = models.ForeignKey(
+        SubscriptionType, on_delete=models.CASCADE, related_name="+"
+    )
+    event = models.ForeignKey(
+        ConsentEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    subscribed = models.BooleanField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "contact", "subscription_type"],
+                name="subscriptionstate_unique",
+            )
+        ]
+
+
+class AccessToken(TenantModel):
+    """A personal link's token. Only its SHA-256 is stored; revoking or expiry ends the link.
+
+    Links look like `<account slug>.<43 random characters>` (256 bits): the slug lets a public
+    page set the row-level-security context before it looks the hash up, and a token of one
+    account can never match a row of another.
+    """
+
+    class Kind(models.TextChoices):
+        PREFERENCES = "preferences", "Preference centre"
+        DOUBLE_OPT_IN = "double_opt_in", "Double opt-in confirmation"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(
+        null=True, blank=True, help_text="Who used it (confirmations)"
+    )
+    user_agent = models.TextField(blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True, help_text="e.g. the topics of a sign-up")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "token_hash"], name="accesstoken_unique")
+        ]
+        indexes = [models.Index(fields=["account", "contact"], name="accesstoken_contact")]
+
+
+class DataSubjectRequest(TenantModel):
+    """A GDPR request (Art. 15/16/17) and its deadline. Keeps no personal data: after an erasure
+    only the former contact id and the outcome remain."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Access (export)"
+        RECTIFICATION = "rectification", "Rectification"
+        ERASURE = "erasure", "Erasure"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    kind = models.CharField(max_length=15, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    contact_id_ref = models.BigIntegerField(help_text="The contact's id (kept after an erasure)")
+    requested_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    channel = models.CharField(max_length=20, blank=True, default="", help_text="web or api")
+    note = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "-requested_at"], name="dsr_requested"),
+            models.Index(fields=["account", "contact_id_ref"], name="dsr_contact"),
         ]
