@@ -68,3 +68,15 @@ def same_value(a: object, b: object) -> bool:
 # The SQL form of `email_hash` over a column or expression (PostgreSQL's built-in sha256), for
 # set-based matches against suppressions: EMAIL_HASH_SQL.format("c.email").
 EMAIL_HASH_SQL = "encode(sha256(convert_to({}, 'UTF8')), 'hex')"
+
+
+# Python's `\s` on str: the Unicode whitespace that `clean_value` strips and collapses.
+_SQL_WHITESPACE = r"[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+"
+
+
+def clean_value_sql(expression: str) -> str:
+    """The SQL twin of `clean_value` for a text expression, for set-based comparisons in
+    PostgreSQL (tests check both agree): collapse whitespace, strip, Unicode NFC."""
+    return (
+        f"normalize(btrim(regexp_replace({expression}, '{_SQL_WHITESPACE}', ' ', 'g'), ' '), NFC)"
+    )

@@ -31,7 +31,7 @@ from contacts.models import (
     Source,
     Suppression,
 )
-from contacts.normalize import clean_value_sql
+from contacts.normalize import EMAIL_HASH_SQL, clean_value_sql
 from converter.models import (
     Choice,
     Conflict,
@@ -771,7 +771,7 @@ def _publish(conversion: Conversion) -> None:
         WITH ins AS (
             INSERT INTO contacts_suppression ({", ".join(suppression_given + cols)})
             SELECT DISTINCT ON (u.email) %(account)s, u.email,
-                   encode(sha256(convert_to(u.email, 'UTF8')), 'hex'), 'unsubscribed',
+                   {EMAIL_HASH_SQL.format("u.email")}, 'unsubscribed',
                    'Conversion: unsubscribed in ' || st.list_name, %(now)s{"".join(", " + m for m in marks)}
               FROM converter_draftunsubscribe u
               JOIN converter_conversionstep st ON st.id = u.step_id
