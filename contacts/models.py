@@ -258,3 +258,104 @@ class Activity(TenantModel):
                 fields=["account", "contact", "-occurred_at"], name="activity_contact_time"
             )
         ]
+
+class DuplicateScan(TenantModel):
+    """A background search for possible duplicates; its progress is polled by the page and the API."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    contacts_total = models.PositiveIntegerField(default=0)
+    contacts_scanned = models.PositiveIntegerField(default=0)
+    pairs_compared = models.PositiveBigIntegerField(default=0)
+    suggestions_found = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-id"], name="duplicatescan_recent")]
+
+
+class DuplicateSuggestion(TenantModel):
+    """Two contacts that are probably one person; `contact_a` has the lower id."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DISMISSED = "dismissed", "Dismissed"
+
+    contact_a = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact_b = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    reasons = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    scan = models.ForeignKey(
+        DuplicateScan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "contact_a", "contact_b"], name="duplicate_unique_pair"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(contact_a__lt=models.F("contact_b")), name="duplicate_ordered"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "status", "-score"], name="duplicate_open_score"),
+            models.Index(fields=["account", "contact_b"], name="duplicate_contact_b"),
+        ]
+
+
+class ContactMerge(TenantModel):
+    """The record of two contacts merged into one: which contact was removed, which values were
+    taken from it, and what moved over. The consent ledger stays keyed to `merged_contact_id`
+    (it is append-only), so this row is how its history is found from the kept contact."""
+
+    kept_contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    merged_contact_id = models.BigIntegerField()
+    merged_email = models.CharField(max_length=254, null=True, blank=True)
+    fields_taken = models.JSONField(
+        default=dict, blank=True, help_text="field → the value taken from the merged contact"
+    )
+    moved = models.JSONField(default=dict, blank=True, help_text="counts of what moved over")
+    score = models.FloatField(null=True, blank=True)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "kept_contact"], name="contactmerge_kept"),
+            models.Index(fields=["account", "merged_contact_id"], name="contactmerge_merged"),
+        ]
+
+
+# --- Imports (contacts/imports.py) ---------------------------------------------------------------
+
+
+def _empty_list() -> list[str]:
+    return []
+
+
+def _import_upload_path(instance: ImportJob, filename: str) -> str:
+    import uuid
+
+    return f"imports/{instance.account_id}/{uuid.uuid4().hex}/{filename}"
