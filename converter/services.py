@@ -238,8 +238,10 @@ def conversion_resume(*, conversion: Conversion) -> Conversion:
     conversion = _locked(conversion)
     if not conversion.stalled:
         raise ConversionError("This conversion is not stopped; there is nothing to resume.")
+    # The dead job's token goes: should it still be alive after all, its next unit stops.
+    conversion.job_token = ""
     conversion.lease_expires_at = timezone.now() + QUEUE_LEASE
-    conversion.save(update_fields=["lease_expires_at"])
+    conversion.save(update_fields=["job_token", "lease_expires_at"])
     _enqueue(conversion)
     return conversion
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connection
@@ -30,8 +31,9 @@ def make_contact(**fields: Any) -> Contact:
     return Contact.objects.create(**fields)
 
 
-def account_state() -> dict[str, Any]:
-    """Everything a conversion may change, in a comparable form (no ids of new rows)."""
+def account_state(*, by_name: bool = False) -> dict[str, Any]:
+    """Everything a conversion may change, in a comparable form. `by_name` names lists instead of
+    giving their ids, to compare runs over lists created anew."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT email, first_name, last_name, city, phone, company_name, custom_fields::text"
@@ -63,6 +65,14 @@ def account_state() -> dict[str, Any]:
         grants = cursor.fetchall()
         cursor.execute("SELECT name, status, paused_reason FROM mailings_workflow ORDER BY name")
         workflows = cursor.fetchall()
+    if by_name:
+        names = dict(lists)
+        sources = [(email, name, names.get(list_id)) for email, name, list_id in sources]
+        segments = [
+            (name, [names.get(i) for i in json.loads(d)["source_lists"]]) for name, d in segments
+        ]
+        grants = [(names.get(list_id), user) for list_id, user in grants]
+        lists = [(name,) for _, name in lists]
     return {
         "contacts": contacts,
         "sources": sources,
