@@ -582,10 +582,22 @@ def preferences_update(
 
 
 def unsubscribe_all(*, contact: Contact, evidence: Evidence) -> int:
-    """Withdraws e-marketing and every topic and suppresses the address. Idempotent."""
+    """Withdraws e-marketing and every topic and suppresses the address. Idempotent: only what
+    is not withdrawn yet gets an event, but a contact without any state gets one too, as proof
+    of the request."""
     changed = preferences_update(
         contact=contact, subscribed_type_ids=set(), email_marketing=False, evidence=evidence
     )
+    marketing = purpose_get(key=Purpose.E_MARKETING)
+    if not ConsentState.objects.filter(contact_id=contact.pk, purpose=marketing).exists():
+        consent_event_record(
+            contact_id=contact.pk,
+            purpose=marketing,
+            status=ConsentEvent.Status.WITHDRAWN,
+            legal_basis=LegalBasis.CONSENT,
+            evidence=evidence,
+        )
+        changed += 1
     if contact.email:
         suppression_add(
             email=contact.email, reason=Suppression.Reason.UNSUBSCRIBED, origin=evidence.source
