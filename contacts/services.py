@@ -419,10 +419,11 @@ def duplicate_merge(
         raise ValidationError("One of the two contacts no longer exists.")
     keep, other = contacts[keep_id], contacts[other_id]
     fields = fields or {}
-    bad = {f: "Unknown field." for f in fields if f not in MERGE_FIELDS}
-    bad.update({f: "Choose one of the two contacts." for f, c in fields.items() if c not in pair})
-    if bad:
-        raise ValidationError({"fields": bad})
+    unknown = sorted(f for f in fields if f not in MERGE_FIELDS)
+    if unknown:
+        raise ValidationError({"fields": f"Unknown field(s): {', '.join(unknown)}."})
+    if any(c not in pair for c in fields.values()):
+        raise ValidationError({"fields": "Each field takes the value of one of the two contacts."})
 
     original_email = keep.email
     taken: dict[str, Any] = {}

@@ -47,9 +47,7 @@ from contacts.normalize import InvalidEmail, email_hash, normalize_email
 def _as_drf(exc: DjangoValidationError) -> ValidationError:
     """A service's ValidationError as the API's JSON 400 (field details kept)."""
     if hasattr(exc, "error_dict"):
-        return ValidationError(
-            {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
-        )
+        return ValidationError(exc.message_dict)
     return ValidationError({"non_field_errors": exc.messages})
 
 
