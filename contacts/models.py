@@ -259,6 +259,7 @@ class Activity(TenantModel):
             )
         ]
 
+
 class DuplicateScan(TenantModel):
     """A background search for possible duplicates; its progress is polled by the page and the API."""
 
@@ -359,3 +360,97 @@ def _import_upload_path(instance: ImportJob, filename: str) -> str:
     import uuid
 
     return f"imports/{instance.account_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class ImportJob(TenantModel):
+    """One uploaded file imported into a list or into the contact database.
+
+    `draft` waits for the mapping (the browser flow); then `queued` → `running` → `succeeded` or
+    `failed`. Each chunk commits on its own with `rows_done` as the checkpoint, so a job whose
+    worker died (its lease ran out) resumes where it stopped instead of starting over.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Waiting for the column mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Target(models.TextChoices):
+        LIST = "list", "A list"
+        CONTACTS = "contacts", "The contact database"
+
+    target = models.CharField(max_length=8, choices=Target.choices)
+    list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+    )
+    name = models.CharField(max_length=200, help_text="Also the source name of imported contacts")
+    upload = models.FileField(upload_to=_import_upload_path, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size = models.BigIntegerField(default=0)
+    file_format = models.CharField(max_length=4)
+    encoding = models.CharField(max_length=20, blank=True, default="")
+    delimiter = models.CharField(max_length=1, blank=True, default="")
+    headers = models.JSONField(default=_empty_list)
+    mapping = models.JSONField(default=dict, help_text="Header → target field; absent = skipped")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.DRAFT)
+    progress = models.FloatField(default=0.0)
+    rows_done = models.BigIntegerField(default=0, help_text="Data rows read: the checkpoint")
+    rows_total = models.BigIntegerField(default=0)
+    rows_imported = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    rows_suppressed = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    claim = models.CharField(max_length=32, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-created_at"], name="importjob_recent")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class ImportReject(TenantModel):
+    """A row of an import that was rejected (or imported with a change the user must know of)."""
+
+    class Kind(models.TextChoices):
+        REJECTED = "rejected", "Rejected"
+        SUPPRESSED = "suppressed", "Suppressed: not subscribed"
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejects")
+    line = models.BigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REJECTED)
+    reason = models.TextField()
+    values = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "job", "line"], name="importreject_job_line")]
+
+
+class SavedMapping(TenantModel):
+    """A column mapping kept for the next file with the same headers."""
+
+    name = models.CharField(max_length=100)
+    mapping = models.JSONField(default=dict, help_text="Header → target field")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="savedmapping_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

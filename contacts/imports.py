@@ -1,0 +1,1262 @@
+"""Imports of CSV and XLSX files into a list (ListEntry upsert) or the contact database.
+
+Flow: `import_create` stores the upload and reads its head (format, encoding, delimiter, headers,
+first rows) so that a bad file is refused at once with a clear message; `import_start` checks the
+column mapping and queues `contacts.tasks.import_run`, which calls `import_execute`.
+
+The fast path streams the file, validates each row in Python (contacts.normalize), COPYs the valid
+rows of a chunk into a temporary staging table and applies them with set-based statements
+(`UPDATE … FROM` then `INSERT … SELECT … ON CONFLICT DO NOTHING`); rejected rows go to
+`ImportReject` in the same transaction. Each chunk commits with its checkpoint (`rows_done`), so
+progress is visible, memory stays flat, and a job whose worker died resumes where it stopped.
+
+Rules the user relies on:
+- nothing is silently dropped or changed: a row that cannot be imported as it is gets a reject
+  entry with its line number, the reason and its original values;
+- an empty cell never clears a value already in the database; a later row of the same e-mail
+  updates what earlier rows wrote;
+- a suppressed address (matched by its hash, which survives erasure) is never subscribed by an
+  import: its list entry is kept unsubscribed (or bounced) and the row is reported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import ipaddress
+import json
+import re
+import uuid
+import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+from rapidfuzz import fuzz, process, utils
+
+from accounts.tenancy import current_account_id, tenant_atomic
+from contacts.models import (
+    PERSON_FIELDS,
+    Contact,
+    ContactList,
+    CustomField,
+    ImportJob,
+    ImportReject,
+    ListEntry,
+    MailingMethod,
+    SavedMapping,
+    Source,
+)
+from contacts.normalize import InvalidEmail, email_hash, normalize_email
+
+CHUNK_ROWS = 20_000
+LEASE = timedelta(minutes=10)
+SAMPLE_BYTES = 1024 * 1024
+PREVIEW_ROWS = 5
+
+# --- Targets and their names in en / nl / fr / de ------------------------------------------------
+
+LIST_ONLY = ["status", "optin", "optin_at", "optin_confirmed_at", "optin_ip"]
+CONTACT_ONLY = ["mailing_method"]
+CUSTOM_PREFIX = "custom:"
+
+TARGET_LABELS: dict[str, str] = {
+    "email": "E-mail",
+    "salutation": "Salutation",
+    "title": "Title",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "company_name": "Company",
+    "letter_salutation": "Letter salutation",
+    "phone": "Phone",
+    "street": "Street and number",
+    "postal_code": "Postal code",
+    "city": "City",
+    "country": "Country",
+    "language": "Language (en, nl, fr, de)",
+    "mailing_method": "Mailing method (email, post, both, none)",
+    "status": "Status (subscribed, unsubscribed, bounced)",
+    "optin": "Opt-in (none, single, double_pending, double_confirmed)",
+    "optin_at": "Opt-in date",
+    "optin_confirmed_at": "Opt-in confirmation date",
+    "optin_ip": "Opt-in IP address",
+}
+
+# fmt: off
+ALIASES: dict[str, list[str]] = {
+    "email": [
+        "email", "e-mail", "mail", "email address", "e-mail address", "emailaddress", "e-mailadres",
+        "emailadres", "mailadres", "e-mail adres", "courriel", "adresse e-mail", "adresse email",
+        "adresse électronique", "adresse mail", "mél", "e-mail-adresse", "emailadresse",
+        "mailadresse", "e-mail adresse",
+    ],
+    "salutation": [
+        "salutation", "gender", "aanspreking", "geslacht", "civilité", "civilite", "genre",
+        "anrede", "geschlecht",
+    ],
+    "title": ["title", "titel", "titre", "academic title", "akademischer titel"],
+    "first_name": [
+        "first name", "firstname", "given name", "forename", "voornaam", "roepnaam", "prénom",
+        "prenom", "vorname",
+    ],
+    "last_name": [
+        "last name", "lastname", "surname", "family name", "achternaam", "familienaam", "nom",
+        "nom de famille", "nachname", "familienname",
+    ],
+    "company_name": [
+        "company", "company name", "organisation", "organization", "bedrijf", "bedrijfsnaam",
+        "organisatie", "firma", "société", "societe", "entreprise", "raison sociale", "firmenname",
+        "unternehmen",
+    ],
+    "letter_salutation": [
+        "letter salutation", "aanhef", "briefaanhef", "formule d'appel", "formule de politesse",
+        "briefanrede", "anredezeile",
+    ],
+    "phone": [
+        "phone", "telephone", "phone number", "mobile", "tel", "telefoon", "telefoonnummer", "gsm",
+        "mobiel", "téléphone", "telephone number", "numéro de téléphone", "portable", "telefon",
+        "telefonnummer", "handy", "mobilnummer",
+    ],
+    "street": [
+        "street", "address", "street address", "address line", "straat", "adres", "straatnaam",
+        "straat en huisnummer", "rue", "adresse", "adresse postale", "straße", "strasse",
+        "anschrift", "straße und hausnummer",
+    ],
+    "postal_code": [
+        "postal code", "postcode", "zip", "zip code", "post code", "code postal", "cp", "plz",
+        "postleitzahl",
+    ],
+    "city": [
+        "city", "town", "plaats", "woonplaats", "gemeente", "stad", "ville", "localité",
+        "localite", "commune", "ort", "stadt", "wohnort",
+    ],
+    "country": ["country", "land", "pays", "staat"],
+    "language": ["language", "lang", "taal", "langue", "sprache", "correspondentietaal"],
+    "mailing_method": [
+        "mailing method", "verzendwijze", "verzendmethode", "mode d'envoi", "versandart",
+    ],
+    "status": [
+        "status", "subscription status", "abonnementstatus", "inschrijving", "statut",
+        "statut d'abonnement", "abostatus",
+    ],
+    "optin": ["opt-in", "optin", "opt in", "opt-in type", "opt-in status", "type opt-in"],
+    "optin_at": [
+        "opt-in date", "optin at", "opted in at", "opt-in datum", "date opt-in", "date d'opt-in",
+        "opt-in-datum", "subscribed at", "ingeschreven op", "inscrit le", "angemeldet am",
+    ],
+    "optin_confirmed_at": [
+        "confirmed at", "opt-in confirmed at", "confirmation date", "double opt-in date",
+        "bevestigd op", "bevestigingsdatum", "confirmé le", "date de confirmation", "bestätigt am",
+        "bestätigungsdatum",
+    ],
+    "optin_ip": ["ip", "ip address", "opt-in ip", "ip-adres", "adresse ip", "ip-adresse"],
+}
+# fmt: on
+
+_STATUS = {s.value for s in ListEntry.Status}
+_OPTIN = {s.value for s in ListEntry.OptIn}
+_MAILING_METHOD = {m.value for m in MailingMethod}
+_LANGUAGES = {
+    "en": "en", "english": "en", "engels": "en", "anglais": "en", "englisch": "en",
+    "nl": "nl", "dutch": "nl", "nederlands": "nl", "néerlandais": "nl", "niederländisch": "nl",
+    "vlaams": "nl", "flemish": "nl",
+    "fr": "fr", "french": "fr", "frans": "fr", "français": "fr", "francais": "fr",
+    "französisch": "fr",
+    "de": "de", "german": "de", "duits": "de", "allemand": "de", "deutsch": "de",
+}  # fmt: skip
+_TRUE = {"1", "true", "yes", "y", "ja", "j", "oui", "o", "x", "waar", "vrai", "wahr"}
+_FALSE = {"0", "false", "no", "n", "nee", "non", "nein", "onwaar", "faux", "falsch"}
+
+
+def _process(text: str) -> str:
+    return str(utils.default_process(text))
+
+
+_ALIAS_INDEX: dict[str, str] = {}
+for _target, _names in ALIASES.items():
+    for _name in [_target.replace("_", " "), *_names]:
+        _ALIAS_INDEX.setdefault(_process(_name), _target)
+
+
+def targets_for(target_kind: str) -> list[str]:
+    """Standard fields a column can be mapped to, in the order a person reads them."""
+    base = ["email", *PERSON_FIELDS]
+    return base + (LIST_ONLY if target_kind == ImportJob.Target.LIST else CONTACT_ONLY)
+
+
+def _field_max_length(name: str) -> int | None:
+    model = Contact if name in CONTACT_ONLY or name == "email" else ListEntry
+    return model._meta.get_field(name).max_length  # type: ignore[union-attr]
+
+
+# --- Errors ---------------------------------------------------------------------------------------
+
+
+class ImportFileError(ValueError):
+    """The file cannot be imported at all; the message tells the user what to do."""
+
+
+class MappingError(ValueError):
+    def __init__(self, message: str, details: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+# --- Reading files --------------------------------------------------------------------------------
+
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_C1 = re.compile(rb"[\x80-\x9f]")
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_VALID_NON_ASCII = re.compile("[\u0080-\udc7f\udd00-\U0010ffff]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _sniff_format(head: bytes) -> str:
+    if not head.strip():
+        raise ImportFileError("The file is empty.")
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportFileError(
+            "This is an old Excel file (.xls). Open it in Excel or LibreOffice, save it as "
+            ".xlsx or CSV, and upload that."
+        )
+    if head.startswith(_UTF16_BOMS):
+        return "csv"
+    sample = head[:65536]
+    if b"\x00" in sample or len(_CONTROL.findall(sample)) > len(sample) // 100:
+        raise ImportFileError(
+            "This file is not a CSV or Excel file: it contains binary data. Upload a .csv or "
+            ".xlsx file."
+        )
+    return "csv"
+
+
+@dataclass
+class EncodingScan:
+    encoding: str
+    mixed: bool = False
+    lines: int = 0
+
+
+def _scan_encoding(stream: IO[bytes], limit: int | None = None) -> EncodingScan:
+    """Which encoding decodes the file (or its first `limit` bytes), read block by block.
+
+    UTF-8 when every byte sequence is valid; cp1252 (or latin-1 when bytes that cp1252 leaves
+    undefined occur) when no valid multi-byte sequence exists; `mixed` when both occur: the file
+    is then read as UTF-8 and its invalid lines are rejected rather than guessed.
+    """
+    head = stream.read(4)
+    if head.startswith(_UTF8_BOM):
+        stream.seek(3)
+        bom = "utf-8-sig"
+    elif head.startswith(_UTF16_BOMS):
+        stream.seek(0)
+        return EncodingScan("utf-16")
+    else:
+        stream.seek(0)
+        bom = ""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    invalid = valid_multibyte = c1 = undefined = False
+    lines = 0
+    read = 0
+    while True:
+        block = stream.read(SAMPLE_BYTES)
+        if not block:
+            break
+        read += len(block)
+        lines += block.count(b"\n")
+        if block.isascii():
+            decoder.decode(block)
+            if limit is not None and read >= limit:
+                break
+            continue
+        text = decoder.decode(block)
+        if _ESCAPED.search(text):
+            invalid = True
+            c1 = c1 or bool(_C1.search(block))
+            undefined = undefined or bool(_CP1252_UNDEFINED.search(block))
+            valid_multibyte = valid_multibyte or bool(_VALID_NON_ASCII.search(text))
+        else:
+            valid_multibyte = True
+        if limit is not None and read >= limit:
+            break
+    if limit is None or read < limit:
+        tail = decoder.decode(b"", final=True)
+        invalid = invalid or bool(_ESCAPED.search(tail))
+    stream.seek(0)
+    if not invalid:
+        return EncodingScan(bom or "utf-8", lines=lines)
+    if valid_multibyte or bom:
+        return EncodingScan(bom or "utf-8", mixed=True, lines=lines)
+    return EncodingScan("cp1252" if c1 and not undefined else "latin-1", lines=lines)
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = text.splitlines()[:50]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        counts = {d: header.count(d) for d in ",;\t|"}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+@dataclass
+class Record:
+    line: int
+    values: list[str]
+    problem: str = ""
+
+
+def _undo_escape(value: str) -> str:
+    """An undecodable value shown as Windows-1252, for the rejects file."""
+    if not _ESCAPED.search(value):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("cp1252", "replace")
+
+
+def _csv_records(stream: IO[bytes], encoding: str, delimiter: str) -> Iterator[Record]:
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+    bad_lines: dict[int, str] = {}
+    not_decodable = (
+        f"This row is not valid {encoding.upper()} while the rest of the file is (it looks like "
+        "Windows-1252 text). Save the file as UTF-8 and import this row again."
+    )
+    nul = "This row contains NUL characters (binary data), which cannot be stored."
+
+    def lines() -> Iterator[str]:
+        for number, line in enumerate(text, start=1):
+            if "\x00" in line:
+                bad_lines[number] = nul
+                line = line.replace("\x00", "\u2400")
+            elif not line.isascii() and _ESCAPED.search(line):
+                bad_lines[number] = not_decodable
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    previous = 0
+    try:
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Record(previous + 1, [], f"The CSV is malformed here ({exc}).")
+                if reader.line_num == previous:
+                    return
+                previous = reader.line_num
+                continue
+            start = previous + 1
+            previous = reader.line_num
+            if bad_lines:
+                spanned = [n for n in bad_lines if n <= previous]
+                if spanned:
+                    reason = bad_lines[spanned[0]]
+                    for n in spanned:
+                        del bad_lines[n]
+                    yield Record(start, [_undo_escape(v) for v in values], reason)
+                    continue
+            yield Record(start, values)
+    finally:
+        # Closing the wrapper would close the caller's stream (an upload still to be saved).
+        with contextlib.suppress(ValueError):
+            text.detach()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.time() != time() else value.date().isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_records(stream: IO[bytes]) -> tuple[Iterator[Record], int | None]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(stream, read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+    except Exception:  # openpyxl raises many kinds for a damaged or foreign zip file
+        raise ImportFileError(
+            "This file could not be read as an Excel workbook (.xlsx). It may be damaged or "
+            "another kind of file; save it again as .xlsx or CSV."
+        ) from None
+
+    def records() -> Iterator[Record]:
+        try:
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield Record(number, [_cell_text(v) for v in row])
+        except ImportFileError:
+            raise
+        except Exception:
+            raise ImportFileError(
+                "The Excel workbook is damaged part-way through; save it again and retry."
+            ) from None
+        finally:
+            workbook.close()
+
+    return records(), sheet.max_row
+
+
+@dataclass
+class FileHead:
+    file_format: str
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def _check_headers(headers: list[str]) -> list[str]:
+    cleaned = [h.strip().lstrip("\ufeff") for h in headers]
+    while cleaned and not cleaned[-1]:
+        cleaned.pop()
+    if not cleaned:
+        raise ImportFileError("The first row is empty: it must name the columns.")
+    seen: dict[str, int] = {}
+    for position, header in enumerate(cleaned, start=1):
+        if not header:
+            continue
+        key = header.casefold()
+        if key in seen:
+            raise ImportFileError(
+                f"The column “{header}” appears twice (columns {seen[key]} and {position}). "
+                "Rename or remove one of them and upload the file again."
+            )
+        seen[key] = position
+    return cleaned
+
+
+def file_head(stream: IO[bytes]) -> FileHead:
+    """The format, encoding, delimiter, headers and first rows; raises `ImportFileError`."""
+    head = stream.read(SAMPLE_BYTES)
+    stream.seek(0)
+    file_format = _sniff_format(head)
+    if file_format == "xlsx":
+        records, _ = _xlsx_records(stream)
+        encoding = delimiter = ""
+    else:
+        encoding = _scan_encoding(stream, limit=SAMPLE_BYTES).encoding
+        sample = head.decode(encoding, errors="replace")
+        delimiter = _sniff_delimiter(sample)
+        records = _csv_records(stream, encoding, delimiter)
+    header_record = next((r for r in records if any(v.strip() for v in r.values)), None)
+    if header_record is None:
+        raise ImportFileError("The file is empty.")
+    if header_record.problem:
+        raise ImportFileError(f"The first row cannot be read: {header_record.problem}")
+    headers = _check_headers(header_record.values)
+    rows: list[list[str]] = []
+    for record in records:
+        if any(v.strip() for v in record.values):
+            rows.append(record.values[: len(headers)])
+        if len(rows) >= PREVIEW_ROWS:
+            break
+    with contextlib.suppress(Exception):
+        records.close()  # type: ignore[attr-defined]
+    if not rows:
+        raise ImportFileError("The file has a header row but no data rows: nothing to import.")
+    stream.seek(0)
+    return FileHead(file_format, encoding, delimiter, headers, rows)
+
+
+# --- Mapping --------------------------------------------------------------------------------------
+
+
+def mapping_suggest(
+    *, headers: list[str], target_kind: str, fuzzy: bool = True, saved: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Header → target for the headers we recognise (exact names first, then close spellings)."""
+    allowed = set(targets_for(target_kind))
+    custom = {
+        _process(name): f"{CUSTOM_PREFIX}{key}"
+        for key, label in CustomField.objects.values_list("key", "label")
+        for name in (key, label)
+    }
+    saved_index = {_process(h): t for h, t in (saved or {}).items() if t}
+    choices = {a: t for a, t in _ALIAS_INDEX.items() if t in allowed}
+    suggestion: dict[str, str] = {}
+    used: set[str] = set()
+    pending: list[str] = []
+    for header in headers:
+        key = _process(header)
+        if not key:
+            continue
+        target = saved_index.get(key) or choices.get(key) or custom.get(key)
+        if target and target not in used and _target_valid(target, target_kind):
+            suggestion[header] = target
+            used.add(target)
+        else:
+            pending.append(header)
+    if fuzzy:
+        candidates = {**choices, **custom}
+        for header in pending:
+            match = process.extractOne(
+                _process(header), list(candidates), scorer=fuzz.ratio, score_cutoff=84
+            )
+            if match and candidates[match[0]] not in used:
+                suggestion[header] = candidates[match[0]]
+                used.add(candidates[match[0]])
+    return suggestion
+
+
+def _target_valid(target: str, target_kind: str) -> bool:
+    if target.startswith(CUSTOM_PREFIX):
+        key = target[len(CUSTOM_PREFIX) :]
+        return bool(key) and slugify(key).replace("-", "_") == key
+    return target in targets_for(target_kind)
+
+
+def custom_key_for(header: str) -> str:
+    return (slugify(header).replace("-", "_") or "field")[:60]
+
+
+def mapping_validate(*, headers: list[str], mapping: dict[str, str], target_kind: str) -> None:
+    details: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for header, target in mapping.items():
+        if not target:
+            continue
+        if header not in headers:
+            details[header] = "The file has no column with this name."
+        elif not isinstance(target, str) or not _target_valid(target, target_kind):
+            details[header] = f"“{target}” is not a field you can import into here."
+        elif target in seen:
+            details[header] = f"“{seen[target]}” is already mapped to {target}."
+        else:
+            seen[target] = header
+    if details:
+        raise MappingError("The column mapping is not valid.", details)
+    if "email" not in seen:
+        raise MappingError(
+            "Choose the column that holds the e-mail address: rows are matched on it.",
+            {"email": "No column is mapped to the e-mail address."},
+        )
+
+
+def mapping_save(*, name: str, mapping: dict[str, str]) -> SavedMapping:
+    saved, _ = SavedMapping.objects.update_or_create(
+        name=name,
+        account_id=current_account_id(),
+        defaults={"mapping": {h: t for h, t in mapping.items() if t}, "updated_at": timezone.now()},
+    )
+    return saved
+
+
+# --- Jobs: create, start, cancel, resume -----------------------------------------------------------
+
+
+def import_create(
+    *,
+    upload: File[Any],
+    target: str,
+    contact_list: ContactList | None = None,
+    name: str = "",
+    created_by: Any = None,
+) -> ImportJob:
+    """Stores the upload and reads its head; raises `ImportFileError` for a file that cannot work."""
+    size = upload.size or 0
+    if size > settings.IMPORT_MAX_BYTES:
+        raise ImportFileError(too_large_message(size))
+    if target == ImportJob.Target.LIST and contact_list is None:
+        raise ImportFileError("Choose the list to import into.")
+    upload.seek(0)
+    head = file_head(upload)
+    original = (upload.name or "upload").rsplit("/", 1)[-1][:255]
+    job = ImportJob(
+        account_id=current_account_id(),
+        target=target,
+        list=contact_list if target == ImportJob.Target.LIST else None,
+        name=(name.strip() or f"Import of {original}")[:200],
+        original_name=original,
+        size=size,
+        file_format=head.file_format,
+        encoding=head.encoding,
+        delimiter=head.delimiter,
+        headers=head.headers,
+        created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+    )
+    upload.seek(0)
+    job.upload.save(f"upload.{head.file_format}", upload, save=False)
+    job.save()
+    return job
+
+
+def too_large_message(size: int) -> str:
+    limit = settings.IMPORT_MAX_BYTES
+    return (
+        f"The file is {_megabytes(size)}; the largest file you can import is "
+        f"{_megabytes(limit)}. Split it into smaller files and import them one after another."
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:,.1f} MB" if size >= 100 * 1024 else f"{size / 1024:,.0f} KB"
+
+
+def import_preview(*, job: ImportJob) -> FileHead:
+    with job.upload.open("rb") as stream:
+        return file_head(stream)
+
+
+def import_start(*, job: ImportJob, mapping: dict[str, str], save_as: str = "") -> ImportJob:
+    """Checks the mapping, creates the custom fields it asks for and queues the job."""
+    from contacts.tasks import import_run
+
+    mapping = {h: t for h, t in mapping.items() if t}
+    mapping_validate(headers=job.headers, mapping=mapping, target_kind=job.target)
+    for header, target in mapping.items():
+        if target.startswith(CUSTOM_PREFIX):
+            key = target[len(CUSTOM_PREFIX) :]
+            CustomField.objects.get_or_create(
+                key=key, account_id=job.account_id, defaults={"label": header[:100]}
+            )
+    if save_as.strip():
+        mapping_save(name=save_as.strip()[:100], mapping=mapping)
+    updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DRAFT).update(
+        mapping=mapping, status=ImportJob.Status.QUEUED
+    )
+    if not updated:
+        raise MappingError("This import has already been started.")
+    job.refresh_from_db()
+    account_id, job_id = job.account_id, job.pk
+    transaction.on_commit(lambda: import_run.delay(account_id, job_id))
+    return job
+
+
+def import_cancel(*, job: ImportJob) -> bool:
+    """Stops a queued or running job after its current chunk; what was committed stays."""
+    return bool(
+        ImportJob.objects.filter(
+            pk=job.pk, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]
+        ).update(
+            status=ImportJob.Status.FAILED,
+            error="Cancelled. The rows counted as imported were imported; the rest were not.",
+            finished_at=timezone.now(),
+            claim="",
+        )
+    )
+
+
+def import_is_stalled(job: ImportJob) -> bool:
+    return (
+        job.status == ImportJob.Status.RUNNING
+        and job.lease_until is not None
+        and job.lease_until < timezone.now()
+    )
+
+
+def import_resume(*, job: ImportJob) -> bool:
+    """Queues a stalled (worker died) or failed job again; it goes on from its checkpoint."""
+    from contacts.tasks import import_run
+
+    updated = ImportJob.objects.filter(
+        Q(status=ImportJob.Status.FAILED)
+        | Q(status=ImportJob.Status.RUNNING, lease_until__lt=timezone.now()),
+        pk=job.pk,
+    ).update(status=ImportJob.Status.QUEUED, error="", claim="", finished_at=None)
+    if updated:
+        account_id, job_id = job.account_id, job.pk
+        transaction.on_commit(lambda: import_run.delay(account_id, job_id))
+    return bool(updated)
+
+
+# --- Rows: validation ------------------------------------------------------------------------------
+
+
+_DATE_PATTERNS = [
+    f"{day}{time_part}"
+    for day in ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
+    for time_part in (" %H:%M:%S", " %H:%M", "")
+]
+
+
+def _parse_datetime(value: str) -> datetime:
+    """ISO 8601, or day-first European dates; a date without a zone is in settings.TIME_ZONE."""
+    text = value.strip()
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        for pattern in _DATE_PATTERNS:
+            try:
+                parsed = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise ValueError(f"“{value}” is not a date (use 2024-03-31, 31-03-2024 or 31/03/2024).")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
+    return parsed
+
+
+def _parse_custom(kind: str, value: str) -> object:
+    if kind == CustomField.Type.NUMBER:
+        decimal = value.replace(",", ".") if "," in value and "." not in value else value
+        try:
+            number = float(decimal)
+        except ValueError:
+            raise ValueError(f"“{value}” is not a number.") from None
+        return int(number) if decimal.lstrip("+-").isdigit() else number
+    if kind == CustomField.Type.DATE:
+        return _parse_datetime(value).date().isoformat()
+    if kind == CustomField.Type.BOOLEAN:
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"“{value}” is not yes or no.")
+    return value
+
+
+@dataclass
+class Plan:
+    """What each mapped column becomes; built once per job."""
+
+    email_index: int
+    fields: list[tuple[int, str, int | None]]  # (column, field, max length) of text fields
+    specials: list[tuple[int, str]]  # status, opt-in, dates, IP, language, mailing method
+    customs: list[tuple[int, str, str]]  # (column, key, type)
+    columns: list[str] = field(default_factory=list)  # staging columns after the fixed ones
+
+
+def _plan(job: ImportJob) -> Plan:
+    position = {h: i for i, h in enumerate(job.headers)}
+    types = dict(CustomField.objects.values_list("key", "type"))
+    email_index = -1
+    fields: list[tuple[int, str, int | None]] = []
+    specials: list[tuple[int, str]] = []
+    customs: list[tuple[int, str, str]] = []
+    for header, target in job.mapping.items():
+        index = position[header]
+        if target == "email":
+            email_index = index
+        elif target.startswith(CUSTOM_PREFIX):
+            key = target[len(CUSTOM_PREFIX) :]
+            customs.append((index, key, types.get(key, CustomField.Type.TEXT)))
+        elif target in ("language", "mailing_method", *LIST_ONLY):
+            specials.append((index, target))
+        else:
+            fields.append((index, target, _field_max_length(target)))
+    plan = Plan(email_index, fields, specials, customs)
+    plan.columns = [f for _, f, _ in fields] + [t for _, t in specials]
+    if customs:
+        plan.columns.append("custom")
+    return plan
+
+
+def _special(target: str, value: str) -> object:
+    lowered = value.lower()
+    if target == "status":
+        if lowered not in _STATUS:
+            raise ValueError(
+                f"“{value}” is not a status (use subscribed, unsubscribed or bounced)."
+            )
+        return lowered
+    if target == "optin":
+        if lowered not in _OPTIN:
+            raise ValueError(
+                f"“{value}” is not an opt-in kind (use none, single, double_pending or "
+                "double_confirmed)."
+            )
+        return lowered
+    if target in ("optin_at", "optin_confirmed_at"):
+        return _parse_datetime(value)
+    if target == "optin_ip":
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(f"“{value}” is not an IP address.") from None
+    if target == "language":
+        if lowered not in _LANGUAGES:
+            raise ValueError(f"“{value}” is not a language we know (use en, nl, fr or de).")
+        return _LANGUAGES[lowered]
+    if target == "mailing_method":
+        if lowered not in _MAILING_METHOD:
+            raise ValueError(f"“{value}” is not a mailing method (use email, post, both or none).")
+        return lowered
+    raise AssertionError(target)
+
+
+_LABELS = {**TARGET_LABELS}
+
+
+def _row(plan: Plan, values: list[str], width: int) -> tuple[str, list[Any]] | str:
+    """(normalised e-mail, staged values) for a good row, or the reason it is rejected."""
+    if len(values) > width and any(v.strip() for v in values[width:]):
+        return (
+            f"This row has {len(values)} values but the header names {width} columns "
+            "(a stray delimiter or an unquoted line break?)."
+        )
+    if len(values) < width:
+        return (
+            f"This row has {len(values)} values but the header names {width} columns "
+            "(a line break inside a value that is not quoted?)."
+        )
+    raw_email = values[plan.email_index]
+    if not raw_email.strip():
+        return "The e-mail address is empty; rows are matched on the e-mail address."
+    try:
+        email = normalize_email(raw_email)
+    except InvalidEmail as exc:
+        return str(exc)
+    staged: list[Any] = []
+    for index, name, max_length in plan.fields:
+        value = values[index].strip()
+        if max_length is not None and len(value) > max_length:
+            return f"{_LABELS[name]} is longer than {max_length} characters."
+        staged.append(value)
+    for index, target in plan.specials:
+        value = values[index].strip()
+        if not value:
+            staged.append(None)
+            continue
+        try:
+            staged.append(_special(target, value))
+        except ValueError as exc:
+            return f"{_LABELS[target]}: {exc}"
+    if plan.customs:
+        custom: dict[str, object] = {}
+        for index, key, kind in plan.customs:
+            value = values[index].strip()
+            if value:
+                try:
+                    custom[key] = _parse_custom(kind, value)
+                except ValueError as exc:
+                    return f"Custom field {key}: {exc}"
+        staged.append(json.dumps(custom))
+    return email, staged
+
+
+def _merge_staged(plan: Plan, earlier: list[Any], later: list[Any]) -> None:
+    """A later row of the same e-mail overwrites the earlier one's values where it has some."""
+    offset = 4  # line, email, email_normalized, email_hash
+    n = len(plan.fields) + len(plan.specials)
+    for i in range(n):
+        value = later[offset + i]
+        if value not in ("", None):
+            earlier[offset + i] = value
+    earlier[0] = later[0]
+    earlier[1] = later[1]
+    if plan.customs:
+        merged = {**json.loads(earlier[offset + n]), **json.loads(later[offset + n])}
+        earlier[offset + n] = json.dumps(merged)
+
+
+# --- Rows: set-based apply ------------------------------------------------------------------------
+
+_SQL_TYPES = {"optin_at": "timestamptz", "optin_confirmed_at": "timestamptz", "optin_ip": "inet"}
+_FORCED_STATUS = "CASE WHEN sup.reason = 'bounced' THEN 'bounced' ELSE 'unsubscribed' END"
+_SUPPRESSION_JOIN = (
+    "LEFT JOIN contacts_suppression sup ON sup.account_id = %s AND sup.email_hash = s.email_hash"
+)
+
+Given = dict[str, tuple[str, list[Any]]]
+
+
+def _insert_columns(model: type[models.Model], given: Given) -> tuple[str, str, list[Any]]:
+    """Column list, SELECT expressions and their parameters for an INSERT filling every column.
+
+    Columns not in `given` get the model field's default, so a field added to the model later
+    cannot make the import fail on a NOT NULL column.
+    """
+    columns: list[str] = []
+    expressions: list[str] = []
+    params: list[Any] = []
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key:
+            continue
+        column = model_field.column or model_field.attname
+        columns.append(connection.ops.quote_name(column))
+        if column in given:
+            expression, expression_params = given[column]
+            expressions.append(expression)
+            params.extend(expression_params)
+        elif isinstance(model_field, models.DateTimeField) and model_field.default is timezone.now:
+            expressions.append("now()")
+        elif isinstance(model_field, models.JSONField):
+            expressions.append("%s::jsonb")
+            params.append(json.dumps(model_field.get_default()))
+        else:
+            expressions.append("%s")
+            params.append(model_field.get_default())
+    return ", ".join(columns), ", ".join(expressions), params
+
+
+def _given_fields(model: type[models.Model], plan: Plan, skip: tuple[str, ...] = ()) -> Given:
+    """Staged values for the mapped fields; an empty special cell takes the field's default."""
+    given: Given = {f: (f"s.{f}", []) for _, f, _ in plan.fields}
+    for _, target in plan.specials:
+        if target in skip:
+            continue
+        model_field = model._meta.get_field(target)
+        assert isinstance(model_field, models.Field)
+        default = model_field.get_default()
+        given[target] = (
+            (f"s.{target}", []) if default is None else (f"COALESCE(s.{target}, %s)", [default])
+        )
+    if plan.customs:
+        given["custom_fields"] = ("s.custom", [])
+    return given
+
+
+def _update_sets(plan: Plan, skip: tuple[str, ...] = ()) -> list[str]:
+    """An empty cell never clears what the database holds."""
+    sets = [f"{f} = CASE WHEN s.{f} <> '' THEN s.{f} ELSE t.{f} END" for _, f, _ in plan.fields]
+    sets += [f"{t} = COALESCE(s.{t}, t.{t})" for _, t in plan.specials if t not in skip]
+    if plan.customs:
+        sets.append("custom_fields = t.custom_fields || s.custom")
+    sets.append("updated_at = now()")
+    return sets
+
+
+def _apply_list(job: ImportJob, plan: Plan) -> int:
+    """Upserts the staged rows into the job's list; returns how many were kept from subscribing.
+
+    Imports into one list are serialised (an advisory lock per list), so the INSERT after the
+    UPDATE only meets rows this chunk did not update."""
+    account, list_id = job.account_id, job.list_id
+    status_in = "s.status" if any(t == "status" for _, t in plan.specials) else "NULL"
+    sets = _update_sets(plan, skip=("status",))
+    sets.append(
+        f"status = CASE WHEN sup.reason IS NOT NULL AND COALESCE({status_in}, t.status) = "
+        f"'subscribed' THEN {_FORCED_STATUS} ELSE COALESCE({status_in}, t.status) END"
+    )
+    sets.append("email = s.email")
+    given = _given_fields(ListEntry, plan, skip=("status",))
+    given.update(
+        account_id=("%s", [account]),
+        list_id=("%s", [list_id]),
+        email=("s.email", []),
+        email_normalized=("s.email_normalized", []),
+        status=(
+            f"CASE WHEN sup.reason IS NOT NULL AND COALESCE({status_in}, 'subscribed') = "
+            f"'subscribed' THEN {_FORCED_STATUS} ELSE COALESCE({status_in}, 'subscribed') END",
+            [],
+        ),
+    )
+    columns, expressions, params = _insert_columns(ListEntry, given)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('contacts.import.list'), %s::int)", [list_id]
+        )
+        cursor.execute(
+            f"UPDATE contacts_listentry t SET {', '.join(sets)} FROM import_stage s "
+            f"{_SUPPRESSION_JOIN} WHERE t.account_id = %s AND t.list_id = %s "
+            "AND t.email_normalized = s.email_normalized",
+            [account, account, list_id],
+        )
+        cursor.execute(
+            f"INSERT INTO contacts_listentry ({columns}) SELECT {expressions} "
+            f"FROM import_stage s {_SUPPRESSION_JOIN} "
+            "ON CONFLICT (account_id, list_id, email_normalized) DO NOTHING",
+            [*params, account],
+        )
+        cursor.execute(
+            'INSERT INTO contacts_importreject (account_id, job_id, line, kind, reason, "values") '
+            "SELECT %s, %s, s.line, 'suppressed', 'The address is on the suppression list ('"
+            " || sup.reason || '), so this import did not subscribe it: the entry is '"
+            f" || {_FORCED_STATUS} || '.', jsonb_build_array(s.email)"
+            " FROM import_stage s JOIN contacts_suppression sup"
+            " ON sup.account_id = %s AND sup.email_hash = s.email_hash"
+            f" WHERE COALESCE({status_in}, 'subscribed') = 'subscribed'",
+            [account, job.pk, account],
+        )
+        return cursor.rowcount
+
+
+def _apply_contacts(job: ImportJob, plan: Plan) -> int:
+    """Upserts the staged rows into contacts and adds the import as their source; returns how
+    many of the addresses are suppressed (they stay so: a contact row subscribes no one)."""
+    account = job.account_id
+    sets = _update_sets(plan)
+    given = _given_fields(Contact, plan)
+    given.update(account_id=("%s", [account]), email=("s.email_normalized", []))
+    columns, expressions, params = _insert_columns(Contact, given)
+    source_columns, source_expressions, source_params = _insert_columns(
+        Source,
+        {
+            "account_id": ("%s", [account]),
+            "contact_id": ("c.id", []),
+            "list_id": ("NULL", []),
+            "name": ("%s", [job.name]),
+        },
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('contacts.import.contacts'), %s::int)",
+            [account],
+        )
+        cursor.execute(
+            f"UPDATE contacts_contact t SET {', '.join(sets)} FROM import_stage s "
+            "WHERE t.account_id = %s AND t.email = s.email_normalized",
+            [account],
+        )
+        cursor.execute(
+            f"INSERT INTO contacts_contact ({columns}) SELECT {expressions} FROM import_stage s "
+            "ON CONFLICT (account_id, email) DO NOTHING",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO contacts_source ({source_columns}) SELECT {source_expressions} "
+            "FROM import_stage s JOIN contacts_contact c "
+            "ON c.account_id = %s AND c.email = s.email_normalized "
+            "ON CONFLICT (account_id, contact_id, name) DO NOTHING",
+            [*source_params, account],
+        )
+        cursor.execute(
+            "SELECT count(*) FROM import_stage s JOIN contacts_suppression sup "
+            "ON sup.account_id = %s AND sup.email_hash = s.email_hash",
+            [account],
+        )
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
+def _staging_sql(plan: Plan) -> str:
+    columns = ["line bigint", "email text", "email_normalized text", "email_hash text"]
+    for name in plan.columns:
+        sql_type = "jsonb" if name == "custom" else _SQL_TYPES.get(name, "text")
+        columns.append(f"{name} {sql_type}")
+    return f"CREATE TEMPORARY TABLE import_stage ({', '.join(columns)})"
+
+
+# --- The run ---------------------------------------------------------------------------------------
+
+
+def import_claim(*, job_id: int) -> str | None:
+    """Takes a queued job (or one whose worker died) for this worker; None when another has it."""
+    claim = uuid.uuid4().hex
+    now = timezone.now()
+    updated = ImportJob.objects.filter(
+        Q(status=ImportJob.Status.QUEUED) | Q(status=ImportJob.Status.RUNNING, lease_until__lt=now),
+        pk=job_id,
+    ).update(status=ImportJob.Status.RUNNING, claim=claim, lease_until=now + LEASE, started_at=now)
+    return claim if updated else None
+
+
+@dataclass
+class _Source:
+    records: Iterator[Record]
+    progress: Callable[[int], float]
+    estimate: int
+
+
+def _open_records(job: ImportJob, stream: IO[bytes]) -> _Source:
+    if job.file_format == "xlsx":
+        records, max_row = _xlsx_records(stream)
+        total = max((max_row or 1) - 1, 1)
+        return _Source(records, lambda line: min(line / total, 1.0), total)
+    scan = _scan_encoding(stream)
+    if scan.encoding != job.encoding:
+        job.encoding = scan.encoding
+        ImportJob.objects.filter(pk=job.pk).update(encoding=scan.encoding)
+    size = max(job.size, 1)
+
+    def progress(_line: int) -> float:
+        try:
+            return min(stream.tell() / size, 1.0)
+        except (OSError, ValueError):
+            return 0.0
+
+    records = _csv_records(stream, scan.encoding, job.delimiter or ",")
+    return _Source(records, progress, max(scan.lines - 1, 0))
+
+
+def import_execute(*, account_id: int, job_id: int) -> None:
+    """Runs a job to its end, one committed chunk at a time. Safe to call twice: the second
+    caller finds the job claimed and returns."""
+    with tenant_atomic(account_id):
+        claim = import_claim(job_id=job_id)
+    if claim is None:
+        return
+    try:
+        _execute(account_id, job_id, claim)
+    except ImportFileError as exc:
+        _fail(account_id, job_id, claim, str(exc))
+    except Exception as exc:
+        _fail(
+            account_id,
+            job_id,
+            claim,
+            f"The import stopped on an unexpected error ({type(exc).__name__}).",
+        )
+        raise
+
+
+def _fail(account_id: int, job_id: int, claim: str, message: str) -> None:
+    with tenant_atomic(account_id):
+        ImportJob.objects.filter(pk=job_id, claim=claim).update(
+            status=ImportJob.Status.FAILED,
+            error=f"{message} The rows counted as imported were imported; the rest were not: "
+            "fix the file and import it again, or resume.",
+            finished_at=timezone.now(),
+            claim="",
+        )
+
+
+def _execute(account_id: int, job_id: int, claim: str) -> None:
+    with tenant_atomic(account_id):
+        job = ImportJob.objects.get(pk=job_id)
+        plan = _plan(job)
+    width = len(job.headers)
+    pad = job.file_format == "xlsx"  # a spreadsheet row simply ends at its last filled cell
+    skip = job.rows_done
+    with job.upload.open("rb") as stream:
+        source = _open_records(job, stream)
+        header_seen = False
+        done = committed = 0
+        chunk: dict[str, list[Any]] = {}
+        rejects: list[tuple[int, str, list[str]]] = []
+        for record in source.records:
+            values = record.values
+            if not header_seen:
+                header_seen = record.problem != "" or any(v.strip() for v in values)
+                continue
+            if not record.problem and not any(v.strip() for v in values):
+                continue
+            done += 1
+            if done <= skip:
+                continue
+            if record.problem:
+                rejects.append((record.line, record.problem, values))
+            else:
+                if pad and len(values) < width:
+                    values = values + [""] * (width - len(values))
+                result = _row(plan, values, width)
+                if isinstance(result, str):
+                    rejects.append((record.line, result, values))
+                else:
+                    email, staged = result
+                    raw_email = values[plan.email_index].strip()
+                    row = [record.line, raw_email, email, email_hash(email), *staged]
+                    earlier = chunk.get(email)
+                    if earlier is None:
+                        chunk[email] = row
+                    else:
+                        _merge_staged(plan, earlier, row)
+            if done - max(committed, skip) >= CHUNK_ROWS:
+                estimate = max(source.estimate, done)
+                if not _commit_chunk(
+                    account_id, job, plan, claim, chunk, rejects, done, source.progress(0), estimate
+                ):
+                    return
+                committed = done
+                chunk, rejects = {}, []
+        _commit_chunk(account_id, job, plan, claim, chunk, rejects, done, 1.0, done, final=True)
+
+
+def _reject_values(values: list[str]) -> list[str]:
+    return [v.replace("\x00", "\u2400") for v in values]
+
+
+def _commit_chunk(
+    account_id: int,
+    job: ImportJob,
+    plan: Plan,
+    claim: str,
+    chunk: dict[str, list[Any]],
+    rejects: list[tuple[int, str, list[str]]],
+    done: int,
+    progress: float,
+    total: int,
+    final: bool = False,
+) -> bool:
+    """Applies one chunk and moves the checkpoint in one transaction; False when the job is no
+    longer ours (cancelled, or taken over after our lease ran out)."""
+    with tenant_atomic(account_id):
+        current = (
+            ImportJob.objects.select_for_update()
+            .filter(pk=job.pk)
+            .values_list("status", "claim")
+            .first()
+        )
+        if current != (ImportJob.Status.RUNNING, claim):
+            return False
+        suppressed = 0
+        if chunk:
+            columns = ["line", "email", "email_normalized", "email_hash", *plan.columns]
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
+                cursor.execute(_staging_sql(plan))
+                with cursor.copy(f"COPY import_stage ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in chunk.values():
+                        copy.write_row(row)
+                cursor.execute("ANALYZE import_stage")
+            apply = _apply_list if job.target == ImportJob.Target.LIST else _apply_contacts
+            suppressed = apply(job, plan)
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE import_stage")
+        if rejects:
+            ImportReject.objects.bulk_create(
+                [
+                    ImportReject(
+                        account_id=account_id,
+                        job_id=job.pk,
+                        line=line,
+                        reason=reason,
+                        values=_reject_values(values),
+                    )
+                    for line, reason, values in rejects
+                ],
+                batch_size=2000,
+            )
+        now = timezone.now()
+        changes: dict[str, Any] = {
+            "rows_done": done,
+            "rows_total": total,
+            "rows_imported": models.F("rows_imported") + len(chunk),
+            "rows_rejected": models.F("rows_rejected") + len(rejects),
+            "rows_suppressed": models.F("rows_suppressed") + suppressed,
+            "progress": progress,
+            "lease_until": now + LEASE,
+        }
+        if final:
+            changes.update(status=ImportJob.Status.SUCCEEDED, finished_at=now, progress=1.0)
+        ImportJob.objects.filter(pk=job.pk).update(**changes)
+    return True
+
+
+# --- Reading results --------------------------------------------------------------------------------
+
+
+def rejects_rows(*, job: ImportJob) -> Iterator[list[str]]:
+    """The rejects file: line, outcome, reason, then the row's original values under its headers."""
+    yield ["line", "outcome", "reason", *job.headers]
+    queryset = ImportReject.objects.filter(job=job).order_by("line", "id")
+    for reject in queryset.values_list("line", "kind", "reason", "values").iterator(
+        chunk_size=2000
+    ):
+        line, kind, reason, values = reject
+        yield [str(line), kind, reason, *[str(v) for v in values]]
+
+
+def jobs_recent(limit: int = 20) -> models.QuerySet[ImportJob]:
+    return ImportJob.objects.select_related("list").order_by("-created_at", "-id")[:limit]
