@@ -94,7 +94,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "consent/public/preferences.html",
         {
-            "account": Account.objects.get(pk=access.account_id),
+            "account": access.account,
             "contact": contact,
             "topics": topics,
             "email_marketing": bool(marketing and marketing.live),
@@ -122,7 +122,7 @@ def one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "consent/public/unsubscribed.html",
         {
-            "account": Account.objects.get(pk=access.account_id),
+            "account": access.account,
             "done": request.method == "POST",
             "token": token,
         },
@@ -183,6 +183,6 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
     return _render(
         request,
         "consent/public/confirm.html",
-        {"account": Account.objects.get(pk=access.account_id), "state": state, "token": token},
+        {"account": access.account, "state": state, "token": token},
         language=access.contact.language or "en",
     )

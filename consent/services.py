@@ -467,13 +467,20 @@ def access_token_enter(*, token: str, kind: str) -> AccessToken | None:
     slug, dot, secret = token.partition(".")
     if not dot or not slug or len(secret) < 40 or len(token) > 200:
         return None
-    account_id = Account.objects.filter(slug=slug).values_list("pk", flat=True).first()
-    if account_id is None:
+    # One round trip finds the account and opens its row-level-security context.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, set_config('app.account_id', id::text, true)"
+            " FROM accounts_account WHERE slug = %s",
+            [slug],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
-    set_db_context(account_id=account_id)
+    account_id = row[0]
     found = (
         AccessToken.objects.unscoped()
-        .select_related("contact")
+        .select_related("contact", "account")
         .filter(
             account_id=account_id,
             token_hash=_token_hash(token),
@@ -745,6 +752,15 @@ def data_subject_request_log(
         completed_at=now if done else None,
         requested_by_id=requested_by_id,
         channel=channel,
+    )
+
+
+def data_subject_request_complete(*, request: DataSubjectRequest) -> bool:
+    """Marks an open request done (compare-and-swap: a second click changes nothing)."""
+    return bool(
+        DataSubjectRequest.objects.filter(
+            pk=request.pk, status=DataSubjectRequest.Status.OPEN
+        ).update(status=DataSubjectRequest.Status.DONE, completed_at=timezone.now())
     )
 
 

@@ -18,6 +18,11 @@ urlpatterns = [
     ),
     path("consent/baseline/", views.baseline, name="consent_baseline"),
     path("consent/requests/", views.requests_index, name="consent_requests"),
+    path(
+        "consent/requests/<int:request_id>/done/",
+        views.request_complete,
+        name="consent_request_complete",
+    ),
     path("consent/contacts/<int:contact_id>/", views.contact_consent, name="consent_contact"),
     path(
         "consent/contacts/<int:contact_id>/export/",

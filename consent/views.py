@@ -19,7 +19,7 @@ from consent.forms import (
     PurposeForm,
     SubscriptionTypeForm,
 )
-from consent.models import Purpose, SubscriptionType
+from consent.models import DataSubjectRequest, Purpose, SubscriptionType
 from consent.services import BASELINE_RULES, Evidence
 from contacts.models import Contact
 
@@ -138,6 +138,15 @@ def requests_index(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_POST
+@account_required("marketer")
+def request_complete(request: HttpRequest, request_id: int) -> HttpResponse:
+    dsr = get_object_or_404(DataSubjectRequest.objects, pk=request_id)
+    if services.data_subject_request_complete(request=dsr):
+        messages.success(request, f"Request #{dsr.pk} is done.")
+    return redirect("consent_requests")
+
+
 @require_http_methods(["GET", "POST"])
 @account_required()
 def contact_consent(request: TenantRequest, contact_id: int) -> HttpResponse:
@@ -149,6 +158,20 @@ def contact_consent(request: TenantRequest, contact_id: int) -> HttpResponse:
         if request.membership.role == "viewer":
             raise Http404  # viewers read; like any page they may not use, it does not exist
         action = request.POST.get("action", "record")
+        if action == "rectification":
+            logged = services.data_subject_request_log(
+                kind=DataSubjectRequest.Kind.RECTIFICATION,
+                contact_id=contact.pk,
+                requested_by_id=request.user.pk,
+                channel="web",
+                done=False,
+            )
+            messages.success(
+                request,
+                f"Rectification request #{logged.pk} logged, due {logged.due_at:%d %b %Y}. "
+                "Correct the contact's details, then mark the request done.",
+            )
+            return redirect("consent_contact", contact_id=contact.pk)
         if action == "link":
             link = services.preference_link_create(contact_id=contact.pk)
         elif action == "revoke":

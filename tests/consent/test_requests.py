@@ -171,3 +171,27 @@ def test_the_requests_api_lists_only_this_accounts_requests(
     contact = _rich_contact(outsider)
     outsider.api("admin").get(f"/api/v1/contacts/{contact.pk}/export/")
     assert tenant.api("viewer").get("/api/v1/data-subject-requests/").json()["results"] == []
+
+
+def test_a_rectification_request_is_logged_open_then_marked_done(tenant: Tenant) -> None:
+    contact = _rich_contact(tenant)
+    client = tenant.client("marketer")
+    client.post(f"/consent/contacts/{contact.pk}/", {"action": "rectification"})
+    with tenant:
+        request = DataSubjectRequest.objects.get()
+    assert (request.kind, request.status) == ("rectification", "open")
+    client.post(f"/consent/requests/{request.pk}/done/")
+    with tenant:
+        request.refresh_from_db()
+    assert request.status == "done" and request.completed_at is not None
+
+
+def test_another_accounts_request_cannot_be_marked_done(tenant: Tenant, outsider: Tenant) -> None:
+    contact = _rich_contact(outsider)
+    outsider.client("marketer").post(
+        f"/consent/contacts/{contact.pk}/", {"action": "rectification"}
+    )
+    with outsider:
+        request = DataSubjectRequest.objects.get()
+    response = tenant.client("admin").post(f"/consent/requests/{request.pk}/done/")
+    assert response.status_code == 404
