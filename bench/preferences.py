@@ -25,6 +25,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def _ensure_database() -> None:
     import psycopg
     from django.conf import settings
 
-    owner = settings.DATABASES["owner"]
+    owner: dict[str, Any] = dict(settings.DATABASES["owner"])
     with psycopg.connect(
         host=owner.get("HOST") or None,
         port=owner.get("PORT") or None,
