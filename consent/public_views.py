@@ -60,74 +60,69 @@ def _render(
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
-    access = services.access_token_enter(token=token, kind=AccessToken.Kind.PREFERENCES)
-    if access is None:
-        return not_found(request)
-    contact = access.contact
-    saved = False
-    if request.method == "POST":
-        evidence = evidence_of(request, source="preference centre", text=TEXT_VERSION_PREFERENCES)
-        if request.POST.get("action") == "unsubscribe_all":
-            services.unsubscribe_all(contact=contact, evidence=evidence)
-        else:
-            wanted = {int(v) for v in request.POST.getlist("topics") if v.isdigit()}
-            services.preferences_update(
-                contact=contact,
-                subscribed_type_ids=wanted,
-                email_marketing=request.POST.get("email_marketing") == "on",
-                evidence=evidence,
+    with services.public_token_scope(token=token, kind=AccessToken.Kind.PREFERENCES) as access:
+        if access is None:
+            return not_found(request)
+        contact = access.contact
+        saved = False
+        if request.method == "POST":
+            evidence = evidence_of(
+                request, source="preference centre", text=TEXT_VERSION_PREFERENCES
             )
-        saved = True
-    language = contact.language or "en"
-    states = {s.purpose.key: s for s in selectors.contact_purpose_states(contact_id=contact.pk)}
-    marketing = states.get("e_marketing")
-    topics = [
-        {
-            "id": t.topic.pk,
-            "name": t.topic.name_in(language),
-            "description": t.topic.description_in(language),
-            "subscribed": t.subscribed,
-        }
-        for t in selectors.contact_subscriptions(contact_id=contact.pk)
-    ]
-    return _render(
-        request,
-        "consent/public/preferences.html",
-        {
-            "account": access.account,
-            "contact": contact,
-            "topics": topics,
-            "email_marketing": bool(marketing and marketing.live),
-            "saved": saved,
-            "token": token,
-        },
-        language=language,
-    )
+            if request.POST.get("action") == "unsubscribe_all":
+                services.unsubscribe_all(contact=contact, evidence=evidence)
+            else:
+                wanted = {int(v) for v in request.POST.getlist("topics") if v.isdigit()}
+                services.preferences_update(
+                    contact=contact,
+                    subscribed_type_ids=wanted,
+                    email_marketing=request.POST.get("email_marketing") == "on",
+                    evidence=evidence,
+                )
+            saved = True
+        language = contact.language or "en"
+        topics = [
+            {
+                "id": t.topic.pk,
+                "name": t.topic.name_in(language),
+                "description": t.topic.description_in(language),
+                "subscribed": t.subscribed,
+            }
+            for t in selectors.contact_subscriptions(contact_id=contact.pk)
+        ]
+        return _render(
+            request,
+            "consent/public/preferences.html",
+            {
+                "account": access.account,
+                "contact": contact,
+                "topics": topics,
+                "email_marketing": selectors.contact_e_marketing_live(contact_id=contact.pk),
+                "saved": saved,
+                "token": token,
+            },
+            language=language,
+        )
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """RFC 8058: a POST unsubscribes (no cookies, no CSRF token); a GET only asks."""
-    access = services.access_token_enter(token=token, kind=AccessToken.Kind.PREFERENCES)
-    if access is None:
-        return not_found(request)
-    contact = access.contact
-    if request.method == "POST":
-        services.unsubscribe_all(
-            contact=contact,
-            evidence=evidence_of(request, source="one-click unsubscribe", text="RFC 8058"),
+    with services.public_token_scope(token=token, kind=AccessToken.Kind.PREFERENCES) as access:
+        if access is None:
+            return not_found(request)
+        if request.method == "POST":
+            services.unsubscribe_all(
+                contact=access.contact,
+                evidence=evidence_of(request, source="one-click unsubscribe", text="RFC 8058"),
+            )
+        return _render(
+            request,
+            "consent/public/unsubscribed.html",
+            {"account": access.account, "done": request.method == "POST", "token": token},
+            language=access.contact.language or "en",
         )
-    return _render(
-        request,
-        "consent/public/unsubscribed.html",
-        {
-            "account": access.account,
-            "done": request.method == "POST",
-            "token": token,
-        },
-        language=contact.language or "en",
-    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -171,18 +166,18 @@ def signup(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """Confirms on POST only: mail scanners that follow the link (GET) change nothing."""
-    access = services.access_token_enter(token=token, kind=AccessToken.Kind.DOUBLE_OPT_IN)
-    if access is None:
-        return not_found(request)
-    state = "ask" if access.used_at is None else "already"
-    if request.method == "POST":
-        first = services.signup_confirm(
-            token=access, evidence=evidence_of(request, source="double opt-in")
+    with services.public_token_scope(token=token, kind=AccessToken.Kind.DOUBLE_OPT_IN) as access:
+        if access is None:
+            return not_found(request)
+        state = "ask" if access.used_at is None else "already"
+        if request.method == "POST":
+            first = services.signup_confirm(
+                token=access, evidence=evidence_of(request, source="double opt-in")
+            )
+            state = "confirmed" if first else "already"
+        return _render(
+            request,
+            "consent/public/confirm.html",
+            {"account": access.account, "state": state, "token": token},
+            language=access.contact.language or "en",
         )
-        state = "confirmed" if first else "already"
-    return _render(
-        request,
-        "consent/public/confirm.html",
-        {"account": access.account, "state": state, "token": token},
-        language=access.contact.language or "en",
-    )

@@ -10,7 +10,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CharField, Count, Exists, Func, OuterRef, Q, QuerySet
+from django.db.models import CharField, Count, Exists, Func, OuterRef, Q, QuerySet, Subquery
 from django.forms.models import model_to_dict
 
 from consent.models import (
@@ -86,15 +86,21 @@ class TopicState:
 
 
 def contact_subscriptions(*, contact_id: int) -> list[TopicState]:
-    subscribed = dict(
-        SubscriptionState.objects.filter(contact_id=contact_id).values_list(
-            "subscription_type_id", "subscribed"
-        )
-    )
-    return [
-        TopicState(topic=t, subscribed=subscribed.get(t.pk, False))
-        for t in SubscriptionType.objects.order_by("position", "id")
-    ]
+    """Every topic of the account with the contact's state (one query)."""
+    state = SubscriptionState.objects.filter(
+        contact_id=contact_id, subscription_type_id=OuterRef("pk")
+    ).values("subscribed")[:1]
+    topics = SubscriptionType.objects.annotate(state=Subquery(state)).order_by("position", "id")
+    return [TopicState(topic=t, subscribed=bool(t.state)) for t in topics]
+
+
+def contact_e_marketing_live(*, contact_id: int) -> bool:
+    """Whether the contact's e-marketing consent is granted now (one query)."""
+    return ConsentState.objects.filter(
+        contact_id=contact_id,
+        purpose__key=Purpose.E_MARKETING,
+        status=ConsentEvent.Status.GRANTED,
+    ).exists()
 
 
 def contact_timeline(*, contact_id: int) -> QuerySet[ConsentEvent]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import calendar
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.tenancy import current_account_id, enter_account, set_db_context
+from accounts.tenancy import account_context, current_account_id, set_db_context
 from consent.models import (
     AccessToken,
     ConsentEvent,
@@ -457,12 +458,12 @@ def access_tokens_revoke(*, contact_id: int) -> int:
     )
 
 
-def access_token_enter(*, token: str, kind: str) -> AccessToken | None:
-    """Resolves a public link's token and switches the request to its account.
+def access_token_find(*, token: str, kind: str) -> AccessToken | None:
+    """Resolves a public link's token and opens the row-level-security context of its account.
 
     None for anything malformed, unknown, of another kind, expired or revoked: callers answer the
-    same plain 404 for all of them. The token's account comes from its own prefix, so a token can
-    only ever match a row of the account it names.
+    same plain 404 for all of them. The account comes from the token's own prefix, so a token can
+    only ever match a row of the account it names. Use through `public_token_scope`.
     """
     slug, dot, secret = token.partition(".")
     if not dot or not slug or len(secret) < 40 or len(token) > 200:
@@ -492,9 +493,16 @@ def access_token_enter(*, token: str, kind: str) -> AccessToken | None:
     )
     if found is None:
         set_db_context(account_id=None)
-        return None
-    enter_account(account_id)
     return found
+
+
+@contextmanager
+def public_token_scope(*, token: str, kind: str) -> Iterator[AccessToken | None]:
+    """`with public_token_scope(token=…, kind=…) as access:` — inside, both tenancy walls know
+    the token's account (when the token is valid; `access` is None otherwise)."""
+    access = access_token_find(token=token, kind=kind)
+    with account_context(access.account_id if access else None):
+        yield access
 
 
 def preference_url(token: str) -> str:
