@@ -23,7 +23,8 @@ from consent.models import (
     SubscriptionState,
     SubscriptionType,
 )
-from contacts.models import Activity, Contact, ListEntry, Source, Suppression
+from contacts.exports import neutralize
+from contacts.models import Activity, Contact, ContactMerge, ListEntry, Source, Suppression
 from contacts.normalize import EMAIL_HASH_SQL, email_hash
 
 
@@ -103,10 +104,21 @@ def contact_e_marketing_live(*, contact_id: int) -> bool:
     ).exists()
 
 
+def merged_contact_ids(*, contact_id: int) -> list[int]:
+    """Ids of contacts merged into this one (their ledger rows keep the old id)."""
+    return list(
+        ContactMerge.objects.filter(kept_contact_id=contact_id).values_list(
+            "merged_contact_id", flat=True
+        )
+    )
+
+
 def contact_timeline(*, contact_id: int) -> QuerySet[ConsentEvent]:
-    """The contact's ledger, newest first (the contact page's timeline)."""
+    """The contact's ledger, newest first (the contact page's timeline), including the events
+    of contacts merged into it."""
+    ids = [contact_id, *merged_contact_ids(contact_id=contact_id)]
     return (
-        ConsentEvent.objects.filter(contact_id=contact_id)
+        ConsentEvent.objects.filter(contact_id__in=ids)
         .select_related("purpose", "subscription_type", "recorded_by")
         .order_by("-id")
     )
@@ -205,17 +217,11 @@ def contact_export_data(*, contact: Contact) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
-
-
 def _cell(value: Any) -> str:
     """A CSV cell that no spreadsheet runs as a formula (DESIGN §2)."""
-    text = (
-        json.dumps(value, default=str, ensure_ascii=False)
-        if isinstance(value, dict | list)
-        else ("" if value is None else str(value))
-    )
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if isinstance(value, dict | list):
+        value = json.dumps(value, default=str, ensure_ascii=False)
+    return neutralize(value)
 
 
 def export_zip(data: dict[str, list[dict[str, Any]]]) -> bytes:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.tenancy import account_context, current_account_id, set_db_context
+from consent import selectors
 from consent.models import (
     AccessToken,
     ConsentEvent,
@@ -776,8 +777,6 @@ def contact_export(
     *, contact: Contact, requested_by_id: int | None, channel: str
 ) -> tuple[bytes, DataSubjectRequest]:
     """Everything about a contact as a zip (JSON and CSV); the request is logged as done."""
-    from consent.selectors import contact_export_data, export_zip
-
     request = data_subject_request_log(
         kind=DataSubjectRequest.Kind.EXPORT,
         contact_id=contact.pk,
@@ -785,7 +784,7 @@ def contact_export(
         channel=channel,
         done=True,
     )
-    return export_zip(contact_export_data(contact=contact)), request
+    return selectors.export_zip(selectors.contact_export_data(contact=contact)), request
 
 
 def contact_erase(
@@ -819,12 +818,15 @@ def contact_erase(
             legal_basis=state.legal_basis,
             evidence=evidence,
         )
+    # The ledger of contacts merged into this one stays keyed to their old ids: same person.
+    person_ids = [contact.pk, *selectors.merged_contact_ids(contact_id=contact.pk)]
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('app.erasure', 'on', true)")
         cursor.execute(
             "UPDATE consent_consentevent SET ip = NULL, user_agent = ''"
-            " WHERE account_id = %s AND contact_id = %s AND (ip IS NOT NULL OR user_agent <> '')",
-            [current_account_id(), contact.pk],
+            " WHERE account_id = %s AND contact_id = ANY(%s)"
+            " AND (ip IS NOT NULL OR user_agent <> '')",
+            [current_account_id(), person_ids],
         )
         cursor.execute("SELECT set_config('app.erasure', 'off', true)")
     if contact.email:
@@ -832,6 +834,15 @@ def contact_erase(
             email=contact.email, reason=Suppression.Reason.ERASED, origin=evidence.source
         )
         ListEntry.objects.filter(email_normalized=contact.email).delete()
+        # Rejected import rows keep the file's cells; drop those that carry the address.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM contacts_importreject r WHERE r.account_id = %s AND EXISTS"
+                " (SELECT 1 FROM jsonb_array_elements_text(CASE jsonb_typeof(r.values)"
+                " WHEN 'array' THEN r.values ELSE '[]'::jsonb END) v"
+                " WHERE lower(btrim(v)) = %s)",
+                [current_account_id(), contact.email],
+            )
     # Everything hanging off the contact (sources, activities, states, links, …) cascades.
     contact.delete()
     DataSubjectRequest.objects.filter(pk=request.pk).update(

@@ -195,3 +195,40 @@ def test_another_accounts_request_cannot_be_marked_done(tenant: Tenant, outsider
         request = DataSubjectRequest.objects.get()
     response = tenant.client("admin").post(f"/consent/requests/{request.pk}/done/")
     assert response.status_code == 404
+
+
+def test_erasure_also_scrubs_the_ledger_of_contacts_merged_into_it(tenant: Tenant) -> None:
+    from contacts.models import ContactMerge
+
+    contact = _rich_contact(tenant)
+    twin = make_contact(tenant, email="eva.old@example.org")
+    with tenant:
+        consent_event_record(
+            contact_id=twin.pk,
+            purpose=purpose(),
+            status="granted",
+            legal_basis="consent",
+            evidence=Evidence(ip="192.0.2.99", user_agent="Old browser"),
+        )
+        twin_id = twin.pk
+        ContactMerge.objects.create(kept_contact=contact, merged_contact_id=twin_id)
+        twin.delete()
+    tenant.api("admin").post(f"/api/v1/contacts/{contact.pk}/erase/")
+    with tenant:
+        merged = ConsentEvent.objects.get(contact_id=twin_id)
+    assert (merged.ip, merged.user_agent) == (None, "")
+
+
+def test_erasure_drops_rejected_import_rows_that_carry_the_address(tenant: Tenant) -> None:
+    from contacts.models import ImportJob, ImportReject
+
+    contact = _rich_contact(tenant)
+    with tenant:
+        job = ImportJob.objects.create(
+            target="contacts", name="upload", original_name="a.csv", file_format="csv"
+        )
+        ImportReject.objects.create(job=job, line=2, reason="bad", values=[" EVA@example.org", "x"])
+        ImportReject.objects.create(job=job, line=3, reason="bad", values=["other@example.org"])
+    tenant.api("admin").post(f"/api/v1/contacts/{contact.pk}/erase/")
+    with tenant:
+        assert list(ImportReject.objects.values_list("line", flat=True)) == [3]
