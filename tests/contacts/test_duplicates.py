@@ -324,3 +324,38 @@ def test_merge_refuses_an_unknown_field(tenant: Tenant, merge_case: dict[str, An
         tenant, merge_case, keep=merge_case["a"].pk, fields={"password": merge_case["b"].pk}
     )
     assert response.status_code == 400
+
+
+def test_a_scan_left_running_by_a_dead_worker_is_taken_over_when_redelivered(
+    tenant: Tenant,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contacts.tasks_duplicates import duplicate_scan_run
+
+    a, b = _twins(tenant)
+    with tenant_atomic(tenant.account):
+        scan = DuplicateScan.objects.create(
+            status="running", heartbeat_at=timezone.now() - timedelta(hours=1)
+        )
+    duplicate_scan_run(tenant.account.pk, scan.pk)
+    with tenant_atomic(tenant.account):
+        scan.refresh_from_db()
+        assert scan.status == "succeeded"
+        assert DuplicateSuggestion.objects.filter(contact_a=a, contact_b=b).exists()
+
+
+def test_a_running_scan_that_still_reports_is_not_run_twice(tenant: Tenant) -> None:
+    from django.utils import timezone
+
+    from contacts.tasks_duplicates import duplicate_scan_run
+
+    _twins(tenant)
+    with tenant_atomic(tenant.account):
+        scan = DuplicateScan.objects.create(status="running", heartbeat_at=timezone.now())
+    duplicate_scan_run(tenant.account.pk, scan.pk)
+    with tenant_atomic(tenant.account):
+        scan.refresh_from_db()
+        assert (scan.status, scan.pairs_compared) == ("running", 0)
