@@ -132,3 +132,21 @@ def test_another_accounts_contact_page_is_404(tenant: Tenant, outsider: Tenant) 
     assert tenant.client("admin").get(f"/consent/contacts/{contact.pk}/").status_code == 404
     response = tenant.client("admin").post(f"/consent/contacts/{contact.pk}/", {"action": "link"})
     assert response.status_code == 404
+
+
+def test_the_contact_page_of_the_contacts_section_shows_the_consent_timeline(
+    tenant: Tenant,
+) -> None:
+    contact = make_contact(tenant, email="a@example.org")
+    tenant.client("marketer").post(
+        f"/consent/contacts/{contact.pk}/",
+        {
+            "purpose": _purpose_id(tenant),
+            "status": "granted",
+            "legal_basis": "consent",
+            "source": "Paper form",
+        },
+    )
+    page = tenant.client("viewer").get(f"/contacts/{contact.pk}/")
+    assert page.status_code == 200
+    assert "Consent history" in page.text and "Paper form" in page.text
