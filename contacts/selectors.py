@@ -19,6 +19,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from contacts.models import (
@@ -268,9 +269,15 @@ def _bool(value: Any, key: str) -> bool:
 
 def _moment(value: Any, key: str) -> dt.datetime | dt.date:
     if isinstance(value, str):
-        parsed: dt.datetime | dt.date | None = parse_datetime(value) or parse_date(value)
-        if parsed is not None:
-            return parsed
+        try:
+            day = parse_date(value)
+            if day is not None:
+                return day
+            moment = parse_datetime(value)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
     raise ValidationError({key: "Give a date (YYYY-MM-DD) or an ISO date and time."})
 
 
