@@ -256,7 +256,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "contacts.models.Language"},
+    "ENUM_NAME_OVERRIDES": {
+        "LanguageEnum": "contacts.models.Language",
+        "ConsentStatusEnum": "consent.models.ConsentEvent.Status",
+        "MergeChoiceEnum": "converter.models.Choice",
+    },
 }
 
 # --- Logging: one JSON object per line, with the request id and account -------------------------
