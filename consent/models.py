@@ -251,3 +251,32 @@ class DataSubjectRequest(TenantModel):
             models.Index(fields=["account", "-requested_at"], name="dsr_requested"),
             models.Index(fields=["account", "contact_id_ref"], name="dsr_contact"),
         ]
+
+
+class BaselineRun(TenantModel):
+    """A run of the GDPR baseline in the background, chunk by chunk of contact ids; its progress
+    is polled by the page. Re-running a chunk records nothing twice (rules skip contacts that
+    already have a state), so a crashed run resumes from `last_contact_id`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    counts = models.JSONField(default=dict, blank=True)
+    first_contact_id = models.BigIntegerField(default=0, help_text="Starts after this id")
+    last_contact_id = models.BigIntegerField(default=0, help_text="Checkpoint: done up to here")
+    max_contact_id = models.BigIntegerField(default=0)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-id"], name="baselinerun_recent")]

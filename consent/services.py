@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import Account
@@ -23,6 +23,7 @@ from accounts.tenancy import account_context, current_account_id, set_db_context
 from consent import selectors
 from consent.models import (
     AccessToken,
+    BaselineRun,
     ConsentEvent,
     ConsentSettings,
     ConsentState,
@@ -257,13 +258,17 @@ def consent_events_bulk_record(
         if with_evidence
         else "NULL::inet, NULL::timestamptz, NULL::timestamptz"
     )
+    # Scalar subqueries with LIMIT, not NOT EXISTS: PostgreSQL plans an anti-join from
+    # statistics that are stale right after a bulk insert in the same transaction, and a
+    # nested-loop anti-join over a million contacts is quadratic. A per-row probe of the
+    # unique (account, contact, purpose) index is linear whatever the statistics say.
     condition = {
         "always": "TRUE",
-        "changed": "NOT EXISTS (SELECT 1 FROM consent_consentstate cs WHERE cs.account_id = %s"
+        "changed": "(SELECT 1 FROM consent_consentstate cs WHERE cs.account_id = %s"
         " AND cs.contact_id = s.contact_id AND cs.purpose_id = %s AND cs.status = %s"
-        " AND cs.legal_basis = %s)",
-        "no_state": "NOT EXISTS (SELECT 1 FROM consent_consentstate cs WHERE cs.account_id = %s"
-        " AND cs.contact_id = s.contact_id AND cs.purpose_id = %s)",
+        " AND cs.legal_basis = %s LIMIT 1) IS NULL",
+        "no_state": "(SELECT 1 FROM consent_consentstate cs WHERE cs.account_id = %s"
+        " AND cs.contact_id = s.contact_id AND cs.purpose_id = %s LIMIT 1) IS NULL",
     }[when]
     condition_params: list[Any] = []
     if when == "changed":
@@ -318,42 +323,55 @@ _MAILED = """
                  WHERE act.account_id = c.account_id AND act.contact_id = c.id
                    AND act.kind = 'mailing'))
 """
-_NO_STATE = """NOT EXISTS (SELECT 1 FROM consent_consentstate cs
-                   WHERE cs.account_id = c.account_id AND cs.contact_id = c.id AND cs.purpose_id = %s)"""
+# A per-row index probe rather than NOT EXISTS (see consent_events_bulk_record for why).
+_NO_STATE = """(SELECT 1 FROM consent_consentstate cs
+                 WHERE cs.account_id = c.account_id AND cs.contact_id = c.id
+                   AND cs.purpose_id = %s LIMIT 1) IS NULL"""
 
 
-def _baseline_queries(sales_id: int, marketing_id: int) -> dict[str, tuple[str, list[Any]]]:
+def _baseline_queries(
+    sales_id: int, marketing_id: int, id_range: tuple[int, int] | None = None
+) -> dict[str, tuple[str, list[Any]]]:
     base = "SELECT c.id AS contact_id FROM contacts_contact c WHERE c.account_id = %s AND "
     account_id = current_account_id()
+    first: list[Any] = [account_id]
+    if id_range is not None:
+        base += "c.id > %s AND c.id <= %s AND "
+        first += list(id_range)
     return {
-        "sales_service_legitimate_interest": (base + _NO_STATE, [account_id, sales_id]),
+        "sales_service_legitimate_interest": (base + _NO_STATE, [*first, sales_id]),
         "e_marketing_withdrawn_no_mailings": (
             base + "c.no_mailings AND " + _NO_STATE,
-            [account_id, marketing_id],
+            [*first, marketing_id],
         ),
         "e_marketing_legitimate_interest_mailed": (
             base + "NOT c.no_mailings AND " + _NO_STATE + " AND " + _MAILED,
-            [account_id, marketing_id],
+            [*first, marketing_id],
         ),
         "e_marketing_none_never_mailed": (
             base + "NOT c.no_mailings AND " + _NO_STATE + " AND NOT " + _MAILED,
-            [account_id, marketing_id],
+            [*first, marketing_id],
         ),
     }
 
 
-def gdpr_baseline_apply(*, dry_run: bool, recorded_by_id: int | None = None) -> dict[str, int]:
+def gdpr_baseline_apply(
+    *,
+    dry_run: bool,
+    recorded_by_id: int | None = None,
+    id_range: tuple[int, int] | None = None,
+) -> dict[str, int]:
     """DESIGN §4: the counts per rule; unless `dry_run`, also records the events.
 
     Idempotent: each rule only touches contacts without a state for its purpose, so a second run
     counts zeros (and, like any change made since, never overrides a recorded choice). The
     organisation-level no-mailings flag is left as it is. An advisory lock keeps two runs of one
-    account from interleaving.
+    account from interleaving. `id_range` (lo, hi] limits it to a chunk of contact ids.
     """
     account_id = current_account_id()
     sales = purpose_get(key=Purpose.SALES)
     marketing = purpose_get(key=Purpose.E_MARKETING)
-    queries = _baseline_queries(sales.pk, marketing.pk)
+    queries = _baseline_queries(sales.pk, marketing.pk, id_range)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('gdpr-baseline'), %s)", [account_id])
     counts: dict[str, int] = {}
@@ -392,6 +410,85 @@ def gdpr_baseline_apply(*, dry_run: bool, recorded_by_id: int | None = None) -> 
             recorded_by_id=recorded_by_id,
         )
     return counts
+
+
+BASELINE_CHUNK = 50_000
+# Up to this many contacts the API applies the baseline within the request; above, it starts a
+# background run (a request must end well within the web server's timeout).
+BASELINE_SYNC_LIMIT = 100_000
+# A run whose worker has not reported for this long is taken over by the next delivery.
+BASELINE_STALE = timedelta(minutes=2)
+
+
+def baseline_run_start(*, created_by_id: int | None) -> BaselineRun:
+    """Starts a background run, or returns the one already under way (never two at once)."""
+    active = BaselineRun.objects.filter(
+        status__in=[BaselineRun.Status.QUEUED, BaselineRun.Status.RUNNING]
+    ).first()
+    if active is not None:
+        if active.status == BaselineRun.Status.RUNNING and (
+            active.heartbeat_at is None or active.heartbeat_at < timezone.now() - BASELINE_STALE
+        ):
+            _baseline_enqueue(run_id=active.pk)  # its worker is gone: the next one takes over
+        return active
+    bounds = Contact.objects.aggregate(lo=models.Min("id"), hi=models.Max("id"))
+    start = (bounds["lo"] or 1) - 1
+    run = BaselineRun.objects.create(
+        created_by_id=created_by_id,
+        first_contact_id=start,
+        last_contact_id=start,
+        max_contact_id=bounds["hi"] or 0,
+    )
+    _baseline_enqueue(run_id=run.pk)
+    return run
+
+
+def _baseline_enqueue(*, run_id: int) -> None:
+    account_id = current_account_id()
+
+    def enqueue() -> None:
+        from consent.tasks import baseline_run_execute
+
+        baseline_run_execute.delay(account_id=account_id, run_id=run_id)
+
+    transaction.on_commit(enqueue)
+
+
+def baseline_run_claim(*, run_id: int) -> bool:
+    """Compare-and-swap: queued → running, or take over a running run gone silent."""
+    now = timezone.now()
+    return bool(
+        BaselineRun.objects.filter(pk=run_id)
+        .filter(
+            models.Q(status=BaselineRun.Status.QUEUED)
+            | models.Q(status=BaselineRun.Status.RUNNING, heartbeat_at__lt=now - BASELINE_STALE)
+        )
+        .update(status=BaselineRun.Status.RUNNING, heartbeat_at=now)
+    )
+
+
+def baseline_run_step(*, run_id: int) -> bool:
+    """Applies the next chunk and moves the checkpoint; False when the run is finished."""
+    run = BaselineRun.objects.select_for_update().get(pk=run_id)
+    if run.status != BaselineRun.Status.RUNNING:
+        return False
+    if run.last_contact_id >= run.max_contact_id:
+        run.status = BaselineRun.Status.SUCCEEDED
+        run.progress = 1.0
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "progress", "finished_at"])
+        return False
+    hi = min(run.last_contact_id + BASELINE_CHUNK, run.max_contact_id)
+    counts = gdpr_baseline_apply(
+        dry_run=False, recorded_by_id=run.created_by_id, id_range=(run.last_contact_id, hi)
+    )
+    run.counts = {rule: run.counts.get(rule, 0) + counts[rule] for rule in BASELINE_RULES}
+    run.last_contact_id = hi
+    span = run.max_contact_id - run.first_contact_id
+    run.progress = (hi - run.first_contact_id) / span if span else 1.0
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["counts", "last_contact_id", "progress", "heartbeat_at"])
+    return True
 
 
 # --- Suppressions -----------------------------------------------------------------------------

@@ -10,8 +10,12 @@ from django.utils import translation
 
 from accounts.models import Account
 from accounts.tenancy import tenant_atomic
-from consent.models import AccessToken
-from consent.services import access_token_issue
+from consent.models import AccessToken, BaselineRun
+from consent.services import (
+    access_token_issue,
+    baseline_run_claim,
+    baseline_run_step,
+)
 from contacts.models import Contact
 
 
@@ -39,3 +43,23 @@ def doi_confirmation_send(*, account_id: int, contact_id: int, payload: dict[str
             body = render_to_string("consent/email/confirm_body.txt", context)
         message = EmailMultiAlternatives(subject, body, None, [contact.email])
         message.send()
+
+
+@shared_task(acks_late=True)
+def baseline_run_execute(*, account_id: int, run_id: int) -> None:
+    """Runs the GDPR baseline chunk by chunk, one transaction each, so the page sees progress
+    and a crash loses at most one chunk (re-applying it records nothing twice)."""
+    with tenant_atomic(account_id):
+        if not baseline_run_claim(run_id=run_id):
+            return
+    try:
+        while True:
+            with tenant_atomic(account_id):
+                if not baseline_run_step(run_id=run_id):
+                    return
+    except Exception as error:
+        with tenant_atomic(account_id):
+            BaselineRun.objects.filter(pk=run_id).update(
+                status=BaselineRun.Status.FAILED, error=f"{type(error).__name__}: {error}"[:1000]
+            )
+        raise

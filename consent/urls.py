@@ -17,6 +17,7 @@ urlpatterns = [
         name="consent_subscription_type",
     ),
     path("consent/baseline/", views.baseline, name="consent_baseline"),
+    path("consent/baseline/runs/<int:run_id>/", views.baseline_run, name="consent_baseline_run"),
     path("consent/requests/", views.requests_index, name="consent_requests"),
     path(
         "consent/requests/<int:request_id>/done/",

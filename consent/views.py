@@ -19,7 +19,7 @@ from consent.forms import (
     PurposeForm,
     SubscriptionTypeForm,
 )
-from consent.models import DataSubjectRequest, Purpose, SubscriptionType
+from consent.models import BaselineRun, DataSubjectRequest, Purpose, SubscriptionType
 from consent.services import BASELINE_RULES, Evidence
 from contacts.models import Contact
 
@@ -121,14 +121,28 @@ def subscription_type_edit(request: HttpRequest, type_id: int) -> HttpResponse:
 def baseline(request: HttpRequest) -> HttpResponse:
     """GET previews the counts per rule; POST runs it (idempotent: a second run counts zeros)."""
     if request.method == "POST":
-        counts = services.gdpr_baseline_apply(dry_run=False, recorded_by_id=request.user.pk)
-        return render(request, "consent/baseline.html", {"rules": _labelled(counts), "ran": True})
+        run = services.baseline_run_start(created_by_id=request.user.pk)
+        return redirect("consent_baseline_run", run_id=run.pk)
     counts = services.gdpr_baseline_apply(dry_run=True)
     return render(
         request,
         "consent/baseline.html",
-        {"rules": _labelled(counts), "ran": False, "anything": any(counts.values())},
+        {
+            "rules": _labelled(counts),
+            "anything": any(counts.values()),
+            "runs": BaselineRun.objects.order_by("-id")[:5],
+        },
     )
+
+
+@account_required("admin")
+def baseline_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A run's progress; htmx polls the partial until it ends."""
+    run = get_object_or_404(BaselineRun.objects, pk=run_id)
+    context = {"run": run, "rules": _labelled({r: run.counts.get(r, 0) for r in BASELINE_RULES})}
+    if getattr(request, "htmx", False):
+        return render(request, "consent/_baseline_progress.html", context)
+    return render(request, "consent/baseline_run.html", context)
 
 
 @account_required()

@@ -4,7 +4,14 @@ from typing import Any
 
 from rest_framework import serializers
 
-from consent.models import ConsentEvent, DataSubjectRequest, LegalBasis, Purpose, SubscriptionType
+from consent.models import (
+    BaselineRun,
+    ConsentEvent,
+    DataSubjectRequest,
+    LegalBasis,
+    Purpose,
+    SubscriptionType,
+)
 
 
 class PurposeSerializer(serializers.ModelSerializer[Purpose]):
@@ -102,6 +109,12 @@ class SignupInputSerializer(serializers.Serializer[Any]):
 
 class BaselineInputSerializer(serializers.Serializer[Any]):
     dry_run = serializers.BooleanField(default=True)
+
+
+class BaselineRunSerializer(serializers.ModelSerializer[BaselineRun]):
+    class Meta:
+        model = BaselineRun
+        fields = ["id", "status", "progress", "counts", "created_at", "finished_at", "error"]
 
 
 class DataSubjectRequestSerializer(serializers.ModelSerializer[DataSubjectRequest]):

@@ -24,6 +24,11 @@ urlpatterns = [
     path("signups/", views.SignupCreate.as_view(), name="api-signups"),
     path("gdpr-baseline/", views.GdprBaseline.as_view(), name="api-gdpr-baseline"),
     path(
+        "gdpr-baseline/runs/<int:pk>/",
+        views.GdprBaselineRunDetail.as_view(),
+        name="api-gdpr-baseline-run",
+    ),
+    path(
         "data-subject-requests/",
         views.DataSubjectRequestList.as_view(),
         name="api-data-subject-requests",

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from consent import selectors, services
 from consent.api.serializers import (
     BaselineInputSerializer,
+    BaselineRunSerializer,
     ConsentEventInputSerializer,
     ConsentEventSerializer,
     DataSubjectRequestSerializer,
@@ -28,6 +29,7 @@ from consent.api.serializers import (
 )
 from consent.models import (
     AccessToken,
+    BaselineRun,
     ConsentEvent,
     DataSubjectRequest,
     Purpose,
@@ -178,24 +180,32 @@ class SignupCreate(APIView):
 
 
 class GdprBaseline(APIView):
+    """`dry_run: true` previews the counts per rule. A run applies them: within the request up
+    to BASELINE_SYNC_LIMIT contacts (200 with the counts), above that as a background run
+    (202 with its id; poll `GET /gdpr-baseline/runs/{id}/`)."""
+
     required_role = "admin"
 
-    @extend_schema(
-        request=BaselineInputSerializer,
-        responses=inline_serializer(
-            "BaselineCounts",
-            {
-                "dry_run": serializers.BooleanField(),
-                "counts": serializers.DictField(child=serializers.IntegerField()),
-            },
-        ),
-    )
+    @extend_schema(request=BaselineInputSerializer, responses=BaselineRunSerializer)
     def post(self, request: Request) -> Response:
         data = BaselineInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         dry_run = data.validated_data["dry_run"]
-        counts = services.gdpr_baseline_apply(dry_run=dry_run)
-        return Response({"dry_run": dry_run, "counts": counts})
+        if dry_run or Contact.objects.count() <= services.BASELINE_SYNC_LIMIT:
+            counts = services.gdpr_baseline_apply(dry_run=dry_run)
+            return Response({"dry_run": dry_run, "status": "succeeded", "counts": counts})
+        run = services.baseline_run_start(created_by_id=None)
+        return Response(
+            BaselineRunSerializer(run).data | {"dry_run": False}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class GdprBaselineRunDetail(generics.RetrieveAPIView[BaselineRun]):
+    serializer_class = BaselineRunSerializer
+    read_role = "admin"
+
+    def get_queryset(self) -> QuerySet[BaselineRun]:
+        return BaselineRun.objects.all()
 
 
 class ContactExport(APIView):

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 from django.core.management import call_command
 from django.utils import timezone
 
-from consent.models import ConsentEvent, ConsentState, Purpose
+from consent import services
+from consent.models import BaselineRun, ConsentEvent, ConsentState, Purpose
 from consent.services import gdpr_baseline_apply
 from contacts.models import Activity, ContactList, Organization, Source
 from mailings.models import Campaign, CampaignList
@@ -109,16 +112,93 @@ def test_the_command_prints_the_counts(tenant: Tenant) -> None:
     assert "e_marketing_legitimate_interest_mailed: 2 (recorded)" in out.getvalue()
 
 
-def test_the_page_previews_then_runs(tenant: Tenant) -> None:
+def test_the_page_previews_then_runs_in_the_background(
+    tenant: Tenant, django_capture_on_commit_callbacks: Any
+) -> None:
     _account_with_history(tenant)
     client = tenant.client("admin")
     preview = client.get("/consent/baseline/")
     assert preview.status_code == 200 and "Apply the baseline" in preview.text
     with tenant:
         assert not ConsentEvent.objects.exists()
-    client.post("/consent/baseline/")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post("/consent/baseline/")
+    progress = client.get(started["Location"])
+    assert progress.status_code == 200 and "Succeeded" in progress.text
     with tenant:
         assert ConsentEvent.objects.count() == 8
+
+
+def test_a_run_goes_chunk_by_chunk_and_adds_up_the_counts(tenant: Tenant, monkeypatch: Any) -> None:
+    _account_with_history(tenant)
+    monkeypatch.setattr(services, "BASELINE_CHUNK", 2)
+    with tenant:
+        run = services.baseline_run_start(created_by_id=None)
+        assert services.baseline_run_claim(run_id=run.pk)
+        steps = 0
+        while services.baseline_run_step(run_id=run.pk):
+            steps += 1
+        run.refresh_from_db()
+    assert (run.status, run.progress, steps) == ("succeeded", 1.0, 3)
+    assert run.counts["e_marketing_legitimate_interest_mailed"] == 2
+
+
+def test_a_run_is_claimed_once(tenant: Tenant) -> None:
+    _account_with_history(tenant)
+    with tenant:
+        run = services.baseline_run_start(created_by_id=None)
+        assert services.baseline_run_claim(run_id=run.pk) is True
+        assert services.baseline_run_claim(run_id=run.pk) is False
+
+
+def test_a_silent_run_is_taken_over_and_resumes_from_its_checkpoint(
+    tenant: Tenant, monkeypatch: Any
+) -> None:
+    _account_with_history(tenant)
+    monkeypatch.setattr(services, "BASELINE_CHUNK", 2)
+    with tenant:
+        run = services.baseline_run_start(created_by_id=None)
+        services.baseline_run_claim(run_id=run.pk)
+        services.baseline_run_step(run_id=run.pk)  # then the worker dies
+        BaselineRun.objects.filter(pk=run.pk).update(
+            heartbeat_at=timezone.now() - timedelta(minutes=10)
+        )
+        assert services.baseline_run_claim(run_id=run.pk)
+        while services.baseline_run_step(run_id=run.pk):
+            pass
+        assert ConsentEvent.objects.count() == 8
+
+
+def test_a_second_start_returns_the_run_under_way(tenant: Tenant) -> None:
+    _account_with_history(tenant)
+    with tenant:
+        first = services.baseline_run_start(created_by_id=None)
+        assert services.baseline_run_start(created_by_id=None).pk == first.pk
+
+
+def test_another_accounts_run_is_404(tenant: Tenant, outsider: Tenant) -> None:
+    _account_with_history(outsider)
+    with outsider:
+        run = services.baseline_run_start(created_by_id=None)
+    assert tenant.client("admin").get(f"/consent/baseline/runs/{run.pk}/").status_code == 404
+    response = tenant.api("admin").get(f"/api/v1/gdpr-baseline/runs/{run.pk}/")
+    assert response.status_code == 404
+
+
+def test_the_api_starts_a_background_run_for_a_large_account(
+    tenant: Tenant, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    _account_with_history(tenant)
+    monkeypatch.setattr(services, "BASELINE_SYNC_LIMIT", 1)
+    api = tenant.api("admin")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.post(
+            "/api/v1/gdpr-baseline/", {"dry_run": False}, content_type="application/json"
+        )
+    assert started.status_code == 202
+    run = api.get(f"/api/v1/gdpr-baseline/runs/{started.json()['id']}/").json()
+    assert run["status"] == "succeeded"
+    assert run["counts"]["sales_service_legitimate_interest"] == 5
 
 
 def test_the_page_is_for_admins_only(tenant: Tenant) -> None:
