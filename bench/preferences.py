@@ -200,6 +200,7 @@ def main() -> None:
                 if not ok and response is not None:
                     errors.append(f"{method}: HTTP {response.status}")
 
+        load_before = os.getloadavg()[0]
         interval = 1.0 / args.rate
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=64) as pool:
@@ -216,6 +217,8 @@ def main() -> None:
 
     every = latencies["GET"] + latencies["POST"]
     print(f"server:        gunicorn, {args.workers} workers, {os.cpu_count()} CPUs, loopback")
+    load_after = os.getloadavg()[0]
+    print(f"load average:  {load_before:.2f} before, {load_after:.2f} after (1-minute)")
     print(f"contacts:      {args.contacts:,} (links to {len(tokens)} of them)")
     print(
         f"requests:      {len(every):,} at {args.rate:g}/s target "
