@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +27,15 @@ from consent.models import AccessToken, SubscriptionType
 from consent.services import Evidence
 
 TEXT_VERSION_PREFERENCES = "preference-centre v1"
+# Each sign-up sends an e-mail to an address the visitor chose: a cap per IP address keeps the
+# form from being used to flood someone's inbox.
+SIGNUPS_PER_IP_PER_HOUR = 10
+
+
+def _signup_allowed(request: HttpRequest) -> bool:
+    key = f"signups:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, 3600)
+    return cache.incr(key) <= SIGNUPS_PER_IP_PER_HOUR
 
 
 def evidence_of(request: HttpRequest, *, source: str, text: str = "") -> Evidence:
@@ -142,6 +152,14 @@ def signup(request: HttpRequest, slug: str) -> HttpResponse:
         topics=[(t.pk, t.name_in(language[:2])) for t in topics],
     )
     if request.method == "POST" and form.is_valid():
+        if not _signup_allowed(request):
+            form.add_error(None, translation.gettext("Too many sign-ups. Please try again later."))
+            return _render(
+                request,
+                "consent/public/signup.html",
+                {"account": account, "form": form, "consent_text": consent_text},
+                status=429,
+            )
         try:
             services.signup_start(
                 email=form.cleaned_data["email"],

@@ -145,3 +145,15 @@ def test_the_api_rejects_an_invalid_address_with_a_message(tenant: Tenant) -> No
         "/api/v1/signups/", {"email": "nope"}, content_type="application/json"
     )
     assert response.status_code == 400 and "email" in response.json()["details"]
+
+
+def test_the_sign_up_form_caps_sign_ups_per_ip_address(
+    tenant: Tenant, smtp_server: Mailbox, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(11):
+            last = _client().post(
+                f"/signup/{tenant.account.slug}/", {"email": f"v{i}@example.org", "consent": "on"}
+            )
+    assert last.status_code == 429 and "Too many sign-ups" in last.text
+    assert len(smtp_server.wait_for(10)) == 10
