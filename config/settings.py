@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "contacts.models.Language",
         "ConsentStatusEnum": "consent.models.ConsentEvent.Status",
+        "BackgroundJobStatusEnum": "consent.models.BaselineRun.Status",
         "MergeChoiceEnum": "converter.models.Choice",
     },
 }
