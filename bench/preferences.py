@@ -121,6 +121,28 @@ def _wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("gunicorn did not start within 60 s")
 
 
+def _server_cpu_seconds(server: subprocess.Popen[bytes]) -> float:
+    """CPU time of gunicorn (master and workers) plus the PostgreSQL backends of the bench
+    database: the work per request, whatever else the machine is doing."""
+    import psutil
+
+    total = 0.0
+    master = psutil.Process(server.pid)
+    processes = [master, *master.children(recursive=True)]
+    for proc in psutil.process_iter(["cmdline"]):
+        if DB_NAME in " ".join(proc.info["cmdline"] or []) and "postgres" in " ".join(
+            proc.info["cmdline"] or []
+        ):
+            processes.append(proc)
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -201,6 +223,7 @@ def main() -> None:
                     errors.append(f"{method}: HTTP {response.status}")
 
         load_before = os.getloadavg()[0]
+        cpu_before = _server_cpu_seconds(server)
         interval = 1.0 / args.rate
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=64) as pool:
@@ -211,6 +234,7 @@ def main() -> None:
                     time.sleep(delay)
                 pool.submit(one, i, due)
         finished = time.perf_counter()
+        cpu_used = _server_cpu_seconds(server) - cpu_before
     finally:
         server.terminate()
         server.wait(15)
@@ -225,6 +249,11 @@ def main() -> None:
         f"({len(latencies['GET']):,} GET, {len(latencies['POST']):,} POST), errors: {len(errors)}"
     )
     print(f"achieved:      {len(every) / (finished - started):.1f} requests/s")
+    print(
+        f"server CPU:    {cpu_used / max(len(every), 1) * 1000:.1f} ms per request "
+        f"(gunicorn + its PostgreSQL backends; {len(every) / max(cpu_used, 1e-9) * 2:.0f} "
+        "requests/s would fill 2 cores)"
+    )
     for name, values in (("all", every), ("GET", latencies["GET"]), ("POST", latencies["POST"])):
         if values:
             print(
