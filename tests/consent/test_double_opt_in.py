@@ -157,3 +157,21 @@ def test_the_sign_up_form_caps_sign_ups_per_ip_address(
             )
     assert last.status_code == 429 and "Too many sign-ups" in last.text
     assert len(smtp_server.wait_for(10)) == 10
+
+
+def test_an_expired_confirmation_link_is_a_404(
+    tenant: Tenant, smtp_server: Mailbox, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from consent.models import AccessToken
+
+    _sign_up(tenant, django_capture_on_commit_callbacks)
+    path = _link_path(smtp_server)
+    with tenant:
+        AccessToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert _client().post(path).status_code == 404
+    with tenant:
+        assert not ConsentEvent.objects.filter(status="granted").exists()

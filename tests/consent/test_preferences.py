@@ -196,3 +196,12 @@ def test_the_api_preference_link_of_another_accounts_contact_is_404(
     contact = make_contact(outsider, email="a@example.org")
     response = tenant.api("marketer").get(f"/api/v1/contacts/{contact.pk}/preference-link/")
     assert response.status_code == 404
+
+
+def test_a_second_one_click_records_nothing_new(tenant: Tenant) -> None:
+    contact = make_contact(tenant, email="a@example.org")
+    token = make_token(tenant, contact)
+    Client().post(f"/p/{token}/unsubscribe/")
+    Client().post(f"/p/{token}/unsubscribe/")
+    with tenant:
+        assert ConsentEvent.objects.filter(contact_id=contact.pk).count() == 1
