@@ -139,3 +139,20 @@ def test_a_topic_event_moves_the_topic_not_the_purpose(tenant: Tenant) -> None:
         )
         assert SubscriptionState.objects.get(contact_id=contact.pk).subscribed is True
         assert not ConsentState.objects.filter(contact_id=contact.pk).exists()
+
+
+def test_one_statement_with_two_events_for_a_contact_keeps_the_newest(tenant: Tenant) -> None:
+    contact = make_contact(tenant, email="a@example.org")
+    with tenant:
+        consent_events_bulk_record(
+            contacts_sql="SELECT %s::bigint AS contact_id UNION ALL SELECT %s::bigint",
+            params=[contact.pk, contact.pk],
+            purpose_key="e_marketing",
+            status="granted",
+            legal_basis="consent",
+            channel="import",
+            source="import",
+        )
+        newest = ConsentEvent.objects.filter(contact_id=contact.pk).order_by("-id").first()
+        state = ConsentState.objects.get(contact_id=contact.pk)
+    assert newest is not None and state.event_id == newest.pk
