@@ -31,6 +31,7 @@ import re
 import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import IO, Any
@@ -249,6 +250,12 @@ class EncodingScan:
     encoding: str
     mixed: bool = False
     lines: int = 0
+    nul: bool = True  # unknown until the whole file was read
+
+    @property
+    def clean(self) -> bool:
+        """Every line decodes and none holds NUL: rows need no per-line check."""
+        return not self.mixed and not self.nul
 
 
 def _scan_encoding(stream: IO[bytes], limit: int | None = None) -> EncodingScan:
@@ -269,7 +276,7 @@ def _scan_encoding(stream: IO[bytes], limit: int | None = None) -> EncodingScan:
         stream.seek(0)
         bom = ""
     decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
-    invalid = valid_multibyte = c1 = undefined = False
+    invalid = valid_multibyte = c1 = undefined = nul = False
     lines = 0
     read = 0
     while True:
@@ -278,6 +285,7 @@ def _scan_encoding(stream: IO[bytes], limit: int | None = None) -> EncodingScan:
             break
         read += len(block)
         lines += block.count(b"\n")
+        nul = nul or b"\x00" in block
         if block.isascii():
             decoder.decode(block)
             if limit is not None and read >= limit:
@@ -293,15 +301,17 @@ def _scan_encoding(stream: IO[bytes], limit: int | None = None) -> EncodingScan:
             valid_multibyte = True
         if limit is not None and read >= limit:
             break
-    if limit is None or read < limit:
+    complete = limit is None or read < limit
+    if complete:
         tail = decoder.decode(b"", final=True)
         invalid = invalid or bool(_ESCAPED.search(tail))
     stream.seek(0)
+    nul = nul or not complete
     if not invalid:
-        return EncodingScan(bom or "utf-8", lines=lines)
+        return EncodingScan(bom or "utf-8", lines=lines, nul=nul)
     if valid_multibyte or bom:
-        return EncodingScan(bom or "utf-8", mixed=True, lines=lines)
-    return EncodingScan("cp1252" if c1 and not undefined else "latin-1", lines=lines)
+        return EncodingScan(bom or "utf-8", mixed=True, lines=lines, nul=nul)
+    return EncodingScan("cp1252" if c1 and not undefined else "latin-1", lines=lines, nul=nul)
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -330,7 +340,11 @@ def _undo_escape(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("cp1252", "replace")
 
 
-def _csv_records(stream: IO[bytes], encoding: str, delimiter: str) -> Iterator[Record]:
+def _csv_records(
+    stream: IO[bytes], encoding: str, delimiter: str, *, checked: bool = True
+) -> Iterator[Record]:
+    """The file's records with their first line numbers. `checked=False` skips the per-line
+    search for undecodable bytes and NUL: only for a file whose scan found it clean."""
     text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
     bad_lines: dict[int, str] = {}
     not_decodable = (
@@ -348,7 +362,7 @@ def _csv_records(stream: IO[bytes], encoding: str, delimiter: str) -> Iterator[R
                 bad_lines[number] = not_decodable
             yield line
 
-    reader = csv.reader(lines(), delimiter=delimiter)
+    reader = csv.reader(lines() if checked else text, delimiter=delimiter)
     previous = 0
     try:
         while True:
@@ -808,8 +822,12 @@ def _special(target: str, value: str) -> object:
 _LABELS = {**TARGET_LABELS}
 
 
+_BLANK = "(a row of empty cells)"
+
+
 def _row(plan: Plan, values: list[str], width: int) -> tuple[str, list[Any]] | str:
-    """(normalised e-mail, staged values) for a good row, or the reason it is rejected."""
+    """(normalised e-mail, staged values) for a good row, or the reason it is rejected
+    (`_BLANK` itself for a row with nothing but spaces, which is skipped like an empty line)."""
     if len(values) > width and any(v.strip() for v in values[width:]):
         return (
             f"This row has {len(values)} values but the header names {width} columns "
@@ -822,6 +840,8 @@ def _row(plan: Plan, values: list[str], width: int) -> tuple[str, list[Any]] | s
         )
     raw_email = values[plan.email_index]
     if not raw_email.strip():
+        if not any(v.strip() for v in values):
+            return _BLANK
         return "The e-mail address is empty; rows are matched on the e-mail address."
     try:
         email = normalize_email(raw_email)
@@ -873,10 +893,6 @@ def _merge_staged(plan: Plan, earlier: list[Any], later: list[Any]) -> None:
 # --- Rows: set-based apply ------------------------------------------------------------------------
 
 _SQL_TYPES = {"optin_at": "timestamptz", "optin_confirmed_at": "timestamptz", "optin_ip": "inet"}
-_FORCED_STATUS = "CASE WHEN sup.reason = 'bounced' THEN 'bounced' ELSE 'unsubscribed' END"
-_SUPPRESSION_JOIN = (
-    "LEFT JOIN contacts_suppression sup ON sup.account_id = %s AND sup.email_hash = s.email_hash"
-)
 
 Given = dict[str, tuple[str, list[Any]]]
 
@@ -927,12 +943,46 @@ def _given_fields(model: type[models.Model], plan: Plan, skip: tuple[str, ...] =
     return given
 
 
-def _update_sets(plan: Plan, skip: tuple[str, ...] = ()) -> list[str]:
-    """An empty cell never clears what the database holds."""
-    sets = [f"{f} = CASE WHEN s.{f} <> '' THEN s.{f} ELSE t.{f} END" for _, f, _ in plan.fields]
-    sets += [f"{t} = COALESCE(s.{t}, t.{t})" for _, t in plan.specials if t not in skip]
+def _upsert(
+    *, table: str, key: str, columns: str, expressions: str, params: list[Any], sets: list[str]
+) -> None:
+    """INSERT … ON CONFLICT DO UPDATE, then record on each staged row the id it landed in and
+    whether it was new.
+
+    The unique index on (account, …, `key`) arbitrates, so no plan depends on the statistics of
+    a target table that this very import is filling (a join planned on the statistics of an
+    empty list can scan the list once per staged row). Later statements reach rows by id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH landed AS (INSERT INTO {table} AS t ({columns}) SELECT {expressions} "
+            f"FROM import_stage s ON CONFLICT (account_id, {key}) DO UPDATE SET "
+            f"{', '.join(sets)} RETURNING t.id, t.{key.split(', ')[-1]} AS key, "
+            "(t.xmax = 0) AS inserted) "
+            "UPDATE import_stage s SET target_id = landed.id, inserted = landed.inserted "
+            "FROM landed WHERE s.email_normalized = landed.key",
+            params,
+        )
+
+
+def _stage_suppressions(account: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE import_stage s SET sup_reason = sup.reason FROM contacts_suppression sup "
+            "WHERE sup.account_id = %s AND sup.email_hash = s.email_hash",
+            [account],
+        )
+        # The staging table's statistics, for the joins with it that follow.
+        cursor.execute("ANALYZE import_stage")
+
+
+def _excluded_sets(plan: Plan) -> list[str]:
+    """Text and custom fields: an empty cell never clears what the database holds."""
+    sets = [
+        f"{f} = CASE WHEN EXCLUDED.{f} <> '' THEN EXCLUDED.{f} ELSE t.{f} END"
+        for _, f, _ in plan.fields
+    ]
     if plan.customs:
-        sets.append("custom_fields = t.custom_fields || s.custom")
+        sets.append("custom_fields = t.custom_fields || EXCLUDED.custom_fields")
     sets.append("updated_at = now()")
     return sets
 
@@ -940,16 +990,12 @@ def _update_sets(plan: Plan, skip: tuple[str, ...] = ()) -> list[str]:
 def _apply_list(job: ImportJob, plan: Plan) -> int:
     """Upserts the staged rows into the job's list; returns how many were kept from subscribing.
 
-    Imports into one list are serialised (an advisory lock per list), so the INSERT after the
-    UPDATE only meets rows this chunk did not update."""
+    Status and opt-in columns of rows already in the list are set in a second statement, by id:
+    there an empty cell keeps the entry's value, and a suppressed address is never subscribed."""
     account, list_id = job.account_id, job.list_id
-    status_in = "s.status" if any(t == "status" for _, t in plan.specials) else "NULL"
-    sets = _update_sets(plan, skip=("status",))
-    sets.append(
-        f"status = CASE WHEN sup.reason IS NOT NULL AND COALESCE({status_in}, t.status) = "
-        f"'subscribed' THEN {_FORCED_STATUS} ELSE COALESCE({status_in}, t.status) END"
-    )
-    sets.append("email = s.email")
+    specials = [t for _, t in plan.specials]
+    status_in = "s.status" if "status" in specials else "NULL"
+    forced = "CASE WHEN s.sup_reason = 'bounced' THEN 'bounced' ELSE 'unsubscribed' END"
     given = _given_fields(ListEntry, plan, skip=("status",))
     given.update(
         account_id=("%s", [account]),
@@ -957,37 +1003,38 @@ def _apply_list(job: ImportJob, plan: Plan) -> int:
         email=("s.email", []),
         email_normalized=("s.email_normalized", []),
         status=(
-            f"CASE WHEN sup.reason IS NOT NULL AND COALESCE({status_in}, 'subscribed') = "
-            f"'subscribed' THEN {_FORCED_STATUS} ELSE COALESCE({status_in}, 'subscribed') END",
+            f"CASE WHEN s.sup_reason IS NOT NULL AND COALESCE({status_in}, 'subscribed') = "
+            f"'subscribed' THEN {forced} ELSE COALESCE({status_in}, 'subscribed') END",
             [],
         ),
     )
     columns, expressions, params = _insert_columns(ListEntry, given)
+    later = [f"{t} = COALESCE(s.{t}, t.{t})" for t in specials if t != "status"]
+    later.append(
+        f"status = CASE WHEN s.sup_reason IS NOT NULL AND COALESCE({status_in}, t.status) = "
+        f"'subscribed' THEN {forced} ELSE COALESCE({status_in}, t.status) END"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('contacts.import.list'), %s::int)", [list_id]
+        _stage_suppressions(account)
+        _upsert(
+            table="contacts_listentry",
+            key="list_id, email_normalized",
+            columns=columns,
+            expressions=expressions,
+            params=params,
+            sets=["email = EXCLUDED.email", *_excluded_sets(plan)],
         )
         cursor.execute(
-            f"UPDATE contacts_listentry t SET {', '.join(sets)} FROM import_stage s "
-            f"{_SUPPRESSION_JOIN} WHERE t.account_id = %s AND t.list_id = %s "
-            "AND t.email_normalized = s.email_normalized",
-            [account, account, list_id],
-        )
-        cursor.execute(
-            f"INSERT INTO contacts_listentry ({columns}) SELECT {expressions} "
-            f"FROM import_stage s {_SUPPRESSION_JOIN} "
-            "ON CONFLICT (account_id, list_id, email_normalized) DO NOTHING",
-            [*params, account],
+            f"UPDATE contacts_listentry t SET {', '.join(later)} FROM import_stage s "
+            "WHERE t.id = s.target_id AND NOT s.inserted",
         )
         cursor.execute(
             'INSERT INTO contacts_importreject (account_id, job_id, line, kind, reason, "values") '
             "SELECT %s, %s, s.line, 'suppressed', 'The address is on the suppression list ('"
-            " || sup.reason || '), so this import did not subscribe it: the entry is '"
-            f" || {_FORCED_STATUS} || '.', jsonb_build_array(s.email)"
-            " FROM import_stage s JOIN contacts_suppression sup"
-            " ON sup.account_id = %s AND sup.email_hash = s.email_hash"
-            f" WHERE COALESCE({status_in}, 'subscribed') = 'subscribed'",
-            [account, job.pk, account],
+            " || s.sup_reason || '), so this import did not subscribe it: the entry is '"
+            f" || {forced} || '.', jsonb_build_array(s.email) FROM import_stage s"
+            f" WHERE s.sup_reason IS NOT NULL AND COALESCE({status_in}, 'subscribed') = 'subscribed'",
+            [account, job.pk],
         )
         return cursor.rowcount
 
@@ -996,7 +1043,7 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
     """Upserts the staged rows into contacts and adds the import as their source; returns how
     many of the addresses are suppressed (they stay so: a contact row subscribes no one)."""
     account = job.account_id
-    sets = _update_sets(plan)
+    specials = [t for _, t in plan.specials]
     given = _given_fields(Contact, plan)
     given.update(account_id=("%s", [account]), email=("s.email_normalized", []))
     columns, expressions, params = _insert_columns(Contact, given)
@@ -1004,38 +1051,33 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
         Source,
         {
             "account_id": ("%s", [account]),
-            "contact_id": ("c.id", []),
+            "contact_id": ("s.target_id", []),
             "list_id": ("NULL", []),
             "name": ("%s", [job.name]),
         },
     )
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('contacts.import.contacts'), %s::int)",
-            [account],
+        _stage_suppressions(account)
+        _upsert(
+            table="contacts_contact",
+            key="email",
+            columns=columns,
+            expressions=expressions,
+            params=params,
+            sets=_excluded_sets(plan),
         )
-        cursor.execute(
-            f"UPDATE contacts_contact t SET {', '.join(sets)} FROM import_stage s "
-            "WHERE t.account_id = %s AND t.email = s.email_normalized",
-            [account],
-        )
-        cursor.execute(
-            f"INSERT INTO contacts_contact ({columns}) SELECT {expressions} FROM import_stage s "
-            "ON CONFLICT (account_id, email) DO NOTHING",
-            params,
-        )
+        if specials:
+            later = [f"{t} = COALESCE(s.{t}, t.{t})" for t in specials]
+            cursor.execute(
+                f"UPDATE contacts_contact t SET {', '.join(later)} FROM import_stage s "
+                "WHERE t.id = s.target_id AND NOT s.inserted",
+            )
         cursor.execute(
             f"INSERT INTO contacts_source ({source_columns}) SELECT {source_expressions} "
-            "FROM import_stage s JOIN contacts_contact c "
-            "ON c.account_id = %s AND c.email = s.email_normalized "
-            "ON CONFLICT (account_id, contact_id, name) DO NOTHING",
-            [*source_params, account],
+            "FROM import_stage s ON CONFLICT (account_id, contact_id, name) DO NOTHING",
+            source_params,
         )
-        cursor.execute(
-            "SELECT count(*) FROM import_stage s JOIN contacts_suppression sup "
-            "ON sup.account_id = %s AND sup.email_hash = s.email_hash",
-            [account],
-        )
+        cursor.execute("SELECT count(*) FROM import_stage WHERE sup_reason IS NOT NULL")
         row = cursor.fetchone()
         return int(row[0]) if row else 0
 
@@ -1045,6 +1087,7 @@ def _staging_sql(plan: Plan) -> str:
     for name in plan.columns:
         sql_type = "jsonb" if name == "custom" else _SQL_TYPES.get(name, "text")
         columns.append(f"{name} {sql_type}")
+    columns += ["target_id bigint", "inserted boolean", "sup_reason text"]
     return f"CREATE TEMPORARY TABLE import_stage ({', '.join(columns)})"
 
 
@@ -1086,7 +1129,7 @@ def _open_records(job: ImportJob, stream: IO[bytes]) -> _Source:
         except (OSError, ValueError):
             return 0.0
 
-    records = _csv_records(stream, scan.encoding, job.delimiter or ",")
+    records = _csv_records(stream, scan.encoding, job.delimiter or ",", checked=not scan.clean)
     return _Source(records, progress, max(scan.lines - 1, 0))
 
 
@@ -1122,6 +1165,51 @@ def _fail(account_id: int, job_id: int, claim: str, message: str) -> None:
         )
 
 
+@dataclass
+class _Chunk:
+    rows: dict[str, list[Any]]
+    rejects: list[tuple[int, str, list[str]]]
+    done: int
+    progress: float
+    total: int
+
+
+class _Applier:
+    """Applies chunks in order, each in its own transaction.
+
+    Outside a transaction (a worker), a second thread with its own database connection applies
+    one chunk while the caller parses the next, so PostgreSQL and Python work at the same time;
+    at most two chunks are in memory. Inside a transaction (tests) chunks apply inline, on the
+    caller's connection, which is the only one that sees the uncommitted rows."""
+
+    def __init__(self, account_id: int, job: ImportJob, plan: Plan, claim: str) -> None:
+        self.args = (account_id, job, plan, claim)
+        self.pending: Future[bool] | None = None
+        self.executor = None if connection.in_atomic_block else ThreadPoolExecutor(max_workers=1)
+
+    def submit(self, chunk: _Chunk, *, final: bool = False) -> bool:
+        """False when the job is no longer ours: stop reading."""
+        if self.executor is None:
+            return _commit_chunk(*self.args, chunk, final=final)
+        if self.pending is not None and not self.pending.result():
+            return False
+        self.pending = self.executor.submit(self._in_thread, chunk, final)
+        if final:
+            return self.pending.result()
+        return True
+
+    def _in_thread(self, chunk: _Chunk, final: bool) -> bool:
+        return _commit_chunk(*self.args, chunk, final=final)
+
+    def close(self) -> None:
+        if self.executor is not None:
+            if self.pending is not None and not self.pending.done():
+                self.pending.cancel()
+            # The thread's own connection: `connection` is looked up in that thread.
+            self.executor.submit(lambda: connection.close()).result()
+            self.executor.shutdown(wait=True)
+
+
 def _execute(account_id: int, job_id: int, claim: str) -> None:
     with tenant_atomic(account_id):
         job = ImportJob.objects.get(pk=job_id)
@@ -1129,48 +1217,57 @@ def _execute(account_id: int, job_id: int, claim: str) -> None:
     width = len(job.headers)
     pad = job.file_format == "xlsx"  # a spreadsheet row simply ends at its last filled cell
     skip = job.rows_done
-    with job.upload.open("rb") as stream:
-        source = _open_records(job, stream)
-        header_seen = False
-        done = committed = 0
-        chunk: dict[str, list[Any]] = {}
-        rejects: list[tuple[int, str, list[str]]] = []
-        for record in source.records:
-            values = record.values
-            if not header_seen:
-                header_seen = record.problem != "" or any(v.strip() for v in values)
-                continue
-            if not record.problem and not any(v.strip() for v in values):
-                continue
-            done += 1
-            if done <= skip:
-                continue
-            if record.problem:
-                rejects.append((record.line, record.problem, values))
-            else:
-                if pad and len(values) < width:
-                    values = values + [""] * (width - len(values))
-                result = _row(plan, values, width)
-                if isinstance(result, str):
-                    rejects.append((record.line, result, values))
+    applier = _Applier(account_id, job, plan, claim)
+    try:
+        with job.upload.open("rb") as stream:
+            source = _open_records(job, stream)
+            header_seen = False
+            done = committed = 0
+            chunk: dict[str, list[Any]] = {}
+            rejects: list[tuple[int, str, list[str]]] = []
+            row_of = _row
+            hash_of = email_hash
+            email_index = plan.email_index
+            for record in source.records:
+                values = record.values
+                if not header_seen:
+                    header_seen = record.problem != "" or any(v.strip() for v in values)
+                    continue
+                if not record.problem and not any(values):
+                    continue
+                done += 1
+                if done <= skip:
+                    continue
+                if record.problem:
+                    rejects.append((record.line, record.problem, values))
                 else:
-                    email, staged = result
-                    raw_email = values[plan.email_index].strip()
-                    row = [record.line, raw_email, email, email_hash(email), *staged]
-                    earlier = chunk.get(email)
-                    if earlier is None:
-                        chunk[email] = row
+                    if pad and len(values) < width:
+                        values = values + [""] * (width - len(values))
+                    result = row_of(plan, values, width)
+                    if isinstance(result, str):
+                        if result is _BLANK:
+                            done -= 1
+                        else:
+                            rejects.append((record.line, result, values))
                     else:
-                        _merge_staged(plan, earlier, row)
-            if done - max(committed, skip) >= CHUNK_ROWS:
-                estimate = max(source.estimate, done)
-                if not _commit_chunk(
-                    account_id, job, plan, claim, chunk, rejects, done, source.progress(0), estimate
-                ):
-                    return
-                committed = done
-                chunk, rejects = {}, []
-        _commit_chunk(account_id, job, plan, claim, chunk, rejects, done, 1.0, done, final=True)
+                        email, staged = result
+                        row = [record.line, values[email_index].strip(), email, hash_of(email)]
+                        row += staged
+                        earlier = chunk.get(email)
+                        if earlier is None:
+                            chunk[email] = row
+                        else:
+                            _merge_staged(plan, earlier, row)
+                if done - max(committed, skip) >= CHUNK_ROWS:
+                    estimate = max(source.estimate, done)
+                    progress = source.progress(0)
+                    if not applier.submit(_Chunk(chunk, rejects, done, progress, estimate)):
+                        return
+                    committed = done
+                    chunk, rejects = {}, []
+            applier.submit(_Chunk(chunk, rejects, done, 1.0, done), final=True)
+    finally:
+        applier.close()
 
 
 def _reject_values(values: list[str]) -> list[str]:
@@ -1178,16 +1275,7 @@ def _reject_values(values: list[str]) -> list[str]:
 
 
 def _commit_chunk(
-    account_id: int,
-    job: ImportJob,
-    plan: Plan,
-    claim: str,
-    chunk: dict[str, list[Any]],
-    rejects: list[tuple[int, str, list[str]]],
-    done: int,
-    progress: float,
-    total: int,
-    final: bool = False,
+    account_id: int, job: ImportJob, plan: Plan, claim: str, part: _Chunk, *, final: bool = False
 ) -> bool:
     """Applies one chunk and moves the checkpoint in one transaction; False when the job is no
     longer ours (cancelled, or taken over after our lease ran out)."""
@@ -1200,6 +1288,7 @@ def _commit_chunk(
         )
         if current != (ImportJob.Status.RUNNING, claim):
             return False
+        chunk, rejects = part.rows, part.rejects
         suppressed = 0
         if chunk:
             columns = ["line", "email", "email_normalized", "email_hash", *plan.columns]
@@ -1209,7 +1298,6 @@ def _commit_chunk(
                 with cursor.copy(f"COPY import_stage ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in chunk.values():
                         copy.write_row(row)
-                cursor.execute("ANALYZE import_stage")
             apply = _apply_list if job.target == ImportJob.Target.LIST else _apply_contacts
             suppressed = apply(job, plan)
             with connection.cursor() as cursor:
@@ -1230,16 +1318,18 @@ def _commit_chunk(
             )
         now = timezone.now()
         changes: dict[str, Any] = {
-            "rows_done": done,
-            "rows_total": total,
+            "rows_done": part.done,
+            "rows_total": part.total,
             "rows_imported": models.F("rows_imported") + len(chunk),
             "rows_rejected": models.F("rows_rejected") + len(rejects),
             "rows_suppressed": models.F("rows_suppressed") + suppressed,
-            "progress": progress,
+            "progress": part.progress,
             "lease_until": now + LEASE,
         }
         if final:
-            changes.update(status=ImportJob.Status.SUCCEEDED, finished_at=now, progress=1.0)
+            changes.update(
+                status=ImportJob.Status.SUCCEEDED, finished_at=now, progress=1.0, claim=""
+            )
         ImportJob.objects.filter(pk=job.pk).update(**changes)
     return True
 

@@ -7,6 +7,7 @@ Fields compare after strip, collapsing inner whitespace and Unicode NFC; case ma
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -20,6 +21,21 @@ class InvalidEmail(ValueError):
     pass
 
 
+# Imports normalise millions of addresses over a few thousand domains; Python's IDNA codec is
+# the slow part, so each domain is checked once.
+@functools.lru_cache(maxsize=16384)
+def _ascii_domain(domain: str) -> str | None:
+    """The IDNA (ASCII) form of a lower-cased domain, or None when it is not a valid domain."""
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        return None
+    return ascii_domain
+
+
 def normalize_email(raw: str) -> str:
     address = (raw or "").strip().lower()
     if not address:
@@ -29,12 +45,8 @@ def normalize_email(raw: str) -> str:
     local, domain = address.split("@")
     if not local or len(local) > 64 or not _LOCAL.match(local):
         raise InvalidEmail(f"{raw.strip()!r} has an invalid part before the @.")
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise InvalidEmail(f"{raw.strip()!r} has an invalid domain.") from None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+    ascii_domain = _ascii_domain(domain)
+    if ascii_domain is None:
         raise InvalidEmail(f"{raw.strip()!r} has an invalid domain.")
     normalized = f"{local}@{ascii_domain}"
     if len(normalized) > 254:
