@@ -55,6 +55,12 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         cache.delete(self._key())
+        from converter.selectors import lock_refusal_for_user  # a conversion locks its account
+
+        refusal = lock_refusal_for_user(user_id=form.get_user().pk)
+        if refusal:
+            form.add_error(None, refusal)
+            return self.render_to_response(self.get_context_data(form=form), status=423)
         return super().form_valid(form)
 
 

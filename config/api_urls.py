@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("contacts.api.urls_imports")),
     path("", include("contacts.api.urls")),
     path("", include("consent.api.urls")),
+    path("", include("converter.api.urls")),
 ]

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.TenantMiddleware",
+    "converter.middleware.ConversionLockMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -8,13 +8,15 @@ deletes the draft rows, and a confirmation publishes them in one transaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import TenantModel
+from accounts.models import Account, TenantModel
 from contacts.models import ContactList
 
 
@@ -157,7 +159,24 @@ class ConversionStep(TenantModel):
         return min(1.0, self.done / self.entries_total)
 
 
-class _PersonColumns(TenantModel):
+def _plain_key(to: type[models.Model] | str) -> models.ForeignKey[Any, Any]:
+    """A reference without a database constraint or an index of its own, for the draft and staging
+    tables: they are written a million rows at a time, and a constraint check per row (and one
+    more index each) would cost more than the merge itself. Their composite keys, which start with
+    the account, serve the lookups; deletions cascade in the converter's services."""
+    return models.ForeignKey(
+        to, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+
+
+class _Staging(TenantModel):
+    account = _plain_key(Account)
+
+    class Meta:
+        abstract = True
+
+
+class _PersonColumns(_Staging):
     salutation = models.TextField(default="")
     title = models.TextField(default="")
     first_name = models.TextField(default="")
@@ -180,7 +199,7 @@ class DraftContact(_PersonColumns):
     """A contact of the draft database. `contact_id` is the published contact it copies (None for
     a contact new in this conversion); `dirty` marks those a merge changed."""
 
-    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="+")
+    conversion = _plain_key(Conversion)
     contact_id = models.BigIntegerField(null=True, blank=True)
     email = models.TextField()
     dirty = models.BooleanField(default=False)
@@ -193,10 +212,10 @@ class DraftContact(_PersonColumns):
         ]
 
 
-class DraftSource(TenantModel):
-    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="+")
-    draft_contact = models.ForeignKey(DraftContact, on_delete=models.CASCADE, related_name="+")
-    step = models.ForeignKey(ConversionStep, on_delete=models.CASCADE, related_name="+")
+class DraftSource(_Staging):
+    conversion = _plain_key(Conversion)
+    draft_contact = _plain_key(DraftContact)
+    step = _plain_key(ConversionStep)
 
     class Meta:
         constraints = [
@@ -207,11 +226,11 @@ class DraftSource(TenantModel):
         indexes = [models.Index(fields=["account", "step"], name="draftsource_step")]
 
 
-class DraftUnsubscribe(TenantModel):
+class DraftUnsubscribe(_Staging):
     """An address a merged list had as unsubscribed: suppressed and withdrawn at the confirmation."""
 
-    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="+")
-    step = models.ForeignKey(ConversionStep, on_delete=models.CASCADE, related_name="+")
+    conversion = _plain_key(Conversion)
+    step = _plain_key(ConversionStep)
     email = models.TextField()
 
     class Meta:
@@ -231,7 +250,7 @@ class StagedEntry(_PersonColumns):
         CONFLICT = "conflict", "Conflicting"
         INVALID = "invalid", "Invalid e-mail"
 
-    step = models.ForeignKey(ConversionStep, on_delete=models.CASCADE, related_name="+")
+    step = _plain_key(ConversionStep)
     entry_id = models.BigIntegerField()
     raw_email = models.TextField()
     email = models.TextField(null=True)
@@ -249,14 +268,14 @@ class StagedEntry(_PersonColumns):
         indexes = [models.Index(fields=["account", "step", "kind"], name="stagedentry_kind")]
 
 
-class Conflict(TenantModel):
+class Conflict(_Staging):
     """One field of one entry that differs from the draft: `fill` (database empty) or `mismatch`."""
 
     class Kind(models.TextChoices):
         FILL = "fill", "Fill"
         MISMATCH = "mismatch", "Mismatch"
 
-    step = models.ForeignKey(ConversionStep, on_delete=models.CASCADE, related_name="+")
+    step = _plain_key(ConversionStep)
     entry_id = models.BigIntegerField()
     email = models.TextField()
     field = models.CharField(max_length=80)

@@ -155,3 +155,26 @@ def step_invalid_entries(step: ConversionStep) -> QuerySet[StagedEntry]:
 
 def person_fields() -> list[str]:
     return list(PERSON_FIELDS)
+
+
+def lock_refusal_for_user(*, user_id: int) -> str | None:
+    """Why this user may not sign in now: every account they belong to is locked by a conversion
+    someone else runs. None when they may."""
+    from accounts.selectors import memberships_of_user
+    from accounts.tenancy import account_context, set_db_context
+    from converter.middleware import lock_message
+
+    set_db_context(account_id=None, user_id=user_id)
+    try:
+        memberships = list(memberships_of_user(user_id=user_id))
+        refusals = []
+        for membership in memberships:
+            with account_context(membership.account_id):
+                set_db_context(account_id=membership.account_id, user_id=user_id)
+                lock = conversion_lock()
+            if lock is None or lock.started_by_id == user_id:
+                return None
+            refusals.append(f"{membership.account.name}: {lock_message(lock)}")
+    finally:
+        set_db_context(account_id=None, user_id=None)
+    return " ".join(refusals) or None

@@ -349,10 +349,12 @@ def _unit(conversion_id: int, token: str) -> bool:
         return False
     conversion.lease_expires_at = timezone.now() + JOB_LEASE
     if not conversion.prepared:
+        _statistics_refresh(sources=True)
         _prepare(conversion)
         conversion.prepared = True
         return _save(conversion, "prepare", go_on=True)
     if conversion.status == Status.CONFIRMING:
+        _statistics_refresh(sources=True)
         _publish(conversion)
         checkpoint("publish")
         return False
@@ -366,6 +368,9 @@ def _unit(conversion_id: int, token: str) -> bool:
     if step is None:
         conversion.status = Status.CONFIRMING
         return _save(conversion, "confirming", go_on=False)
+    # Chunks touch a few thousand rows through indexes; statistics of the draft tables lag behind
+    # their growth, and a plan that scans them whole once per row is what stale ones can suggest.
+    _execute("SET LOCAL enable_seqscan = off", {})
     if conversion.status == Status.ANALYZING:
         return _analyze_unit(conversion, step)
     return _merge_unit(conversion, step)
@@ -382,6 +387,7 @@ def _save(conversion: Conversion, name: str, *, go_on: bool) -> bool:
 
 def _analyze_unit(conversion: Conversion, step: ConversionStep) -> bool:
     if step.status == StepStatus.PENDING:
+        _statistics_refresh()
         StagedEntry.objects.filter(step=step).delete()
         Conflict.objects.filter(step=step).delete()
         step.status = StepStatus.ANALYZING
@@ -396,6 +402,7 @@ def _analyze_unit(conversion: Conversion, step: ConversionStep) -> bool:
         step.done += count
         step.save(update_fields=["cursor", "done"])
         return _save(conversion, "analysis-chunk", go_on=True)
+    _statistics_refresh()
     step.counts, step.field_counts = _step_counts(step)
     step.entries_total = step.counts["entries"]
     step.analyzed_at = timezone.now()
@@ -449,6 +456,13 @@ def _differs(list_value: str, db_value: str) -> str:
     )
 
 
+def _statistics_refresh(*, sources: bool = False) -> None:
+    """Fresh planner statistics at each phase (see migration converter 0002)."""
+    _execute("SELECT converter_analyze_drafts()", {})
+    if sources:
+        _execute("SELECT converter_analyze_sources()", {})
+
+
 def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -489,7 +503,9 @@ def _analyze_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | 
         WITH chunk AS (
             SELECT e.* FROM contacts_listentry e
              WHERE e.account_id = %(account)s AND e.list_id = %(list)s AND e.id > %(after)s
-             ORDER BY e.id LIMIT %(size)s
+             -- The whole key of index listentry_list_id, so the planner walks that index
+             -- instead of the primary key (which would read every list's entries).
+             ORDER BY e.account_id, e.list_id, e.id LIMIT %(size)s
         ), analysed AS (
             SELECT c.*, d.id AS draft_id,
                    CASE WHEN d.id IS NULL THEN ARRAY[]::text[] ELSE
@@ -499,9 +515,12 @@ def _analyze_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | 
                                      WHERE {custom_differs}), ARRAY[]::text[])
                    END AS conflicts
               FROM chunk c
-              LEFT JOIN converter_draftcontact d
-                ON d.account_id = %(account)s AND d.conversion_id = %(conversion)s
-               AND d.email = c.email_normalized
+              -- LATERAL … LIMIT 1: one index probe per entry, whatever the statistics say.
+              LEFT JOIN LATERAL (
+                   SELECT * FROM converter_draftcontact d
+                    WHERE d.account_id = %(account)s AND d.conversion_id = %(conversion)s
+                      AND d.email = c.email_normalized
+                    LIMIT 1) d ON true
         ), staged AS (
             INSERT INTO converter_stagedentry
                 (account_id, step_id, entry_id, raw_email, email, status, {_FIELDS},
@@ -601,7 +620,7 @@ def _merge_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | No
         SELECT max(entry_id), count(*) FROM (
             SELECT entry_id FROM converter_stagedentry
              WHERE account_id = %(account)s AND step_id = %(step)s AND entry_id > %(after)s
-             ORDER BY entry_id LIMIT %(size)s) t
+             ORDER BY account_id, step_id, entry_id LIMIT %(size)s) t
         """,
         params,
     )
@@ -664,8 +683,11 @@ def _merge_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | No
         INSERT INTO converter_draftsource (account_id, conversion_id, draft_contact_id, step_id)
         SELECT s.account_id, %(conversion)s, d.id, s.step_id
           FROM converter_stagedentry s
-          JOIN converter_draftcontact d
-            ON d.account_id = %(account)s AND d.conversion_id = %(conversion)s AND d.email = s.email
+         CROSS JOIN LATERAL (
+               SELECT d.id FROM converter_draftcontact d
+                WHERE d.account_id = %(account)s AND d.conversion_id = %(conversion)s
+                  AND d.email = s.email
+                LIMIT 1) d
          WHERE {in_chunk} AND s.kind <> 'invalid'
         ON CONFLICT DO NOTHING
         """,
@@ -684,7 +706,7 @@ def _merge_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | No
     return last, count
 
 
-def _defaults(
+def column_defaults(
     model: type[models.Model], given: Iterable[str], prefix: str
 ) -> tuple[list[str], list[str], dict[str, Any]]:
     """Columns a raw INSERT does not set, with the model's defaults, so a column added to the model
@@ -729,7 +751,7 @@ def _publish(conversion: Conversion) -> None:
         "created_at",
         "updated_at",
     ]
-    cols, marks, extra = _defaults(Contact, contact_given, "c")
+    cols, marks, extra = column_defaults(Contact, contact_given, "c")
     created = _execute(
         f"""
         WITH ins AS (
@@ -746,8 +768,9 @@ def _publish(conversion: Conversion) -> None:
         """,
         {**params, **extra},
     )[0][0]
+    _statistics_refresh(sources=True)
     source_given = ["account_id", "contact_id", "list_id", "name", "created_at"]
-    cols, marks, extra = _defaults(Source, source_given, "s")
+    cols, marks, extra = column_defaults(Source, source_given, "s")
     sources = _execute(
         f"""
         WITH ins AS (
@@ -756,7 +779,9 @@ def _publish(conversion: Conversion) -> None:
               FROM converter_draftsource ds
               JOIN converter_draftcontact d ON d.id = ds.draft_contact_id
               JOIN converter_conversionstep st ON st.id = ds.step_id
-              JOIN contacts_contact c ON c.account_id = %(account)s AND c.email = d.email
+             CROSS JOIN LATERAL (
+                   SELECT c.id FROM contacts_contact c
+                    WHERE c.account_id = %(account)s AND c.email = d.email LIMIT 1) c
              WHERE ds.account_id = %(account)s AND ds.conversion_id = %(conversion)s
              ORDER BY st.position, c.id
             ON CONFLICT (account_id, contact_id, name) DO UPDATE SET list_id = EXCLUDED.list_id
@@ -767,7 +792,7 @@ def _publish(conversion: Conversion) -> None:
         {**params, **extra},
     )[0][0]
     suppression_given = ["account_id", "email", "email_hash", "reason", "origin", "created_at"]
-    cols, marks, extra = _defaults(Suppression, suppression_given, "p")
+    cols, marks, extra = column_defaults(Suppression, suppression_given, "p")
     suppressed = _execute(
         f"""
         WITH ins AS (
@@ -798,7 +823,7 @@ def _publish(conversion: Conversion) -> None:
         "recorded_by_id",
         "recorded_at",
     ]
-    cols, marks, extra = _defaults(ConsentEvent, event_given, "e")
+    cols, marks, extra = column_defaults(ConsentEvent, event_given, "e")
     withdrawn = _execute(
         f"""
         WITH ins AS (
@@ -808,7 +833,9 @@ def _publish(conversion: Conversion) -> None:
                    %(user)s, %(now)s{"".join(", " + m for m in marks)}
               FROM converter_draftunsubscribe u
               JOIN converter_conversionstep st ON st.id = u.step_id
-              JOIN contacts_contact c ON c.account_id = %(account)s AND c.email = u.email
+             CROSS JOIN LATERAL (
+                   SELECT c.id FROM contacts_contact c
+                    WHERE c.account_id = %(account)s AND c.email = u.email LIMIT 1) c
              WHERE u.account_id = %(account)s AND u.conversion_id = %(conversion)s
              ORDER BY st.position, c.id
             RETURNING 1)
