@@ -221,7 +221,7 @@ _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _C1 = re.compile(rb"[\x80-\x9f]")
 _ESCAPED = re.compile("[\udc80-\udcff]")
 _VALID_NON_ASCII = re.compile("[\u0080-\udc7f\udd00-\U0010ffff]")
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 
 
 def _sniff_format(head: bytes) -> str:
@@ -237,7 +237,8 @@ def _sniff_format(head: bytes) -> str:
     if head.startswith(_UTF16_BOMS):
         return "csv"
     sample = head[:65536]
-    if b"\x00" in sample or len(_CONTROL.findall(sample)) > len(sample) // 100:
+    # Text files hold no control characters but the odd stray one (rejected with its row).
+    if len(_CONTROL.findall(sample)) > max(len(sample) // 200, 2):
         raise ImportFileError(
             "This file is not a CSV or Excel file: it contains binary data. Upload a .csv or "
             ".xlsx file."
@@ -362,7 +363,8 @@ def _csv_records(
                 bad_lines[number] = not_decodable
             yield line
 
-    reader = csv.reader(lines() if checked else text, delimiter=delimiter)
+    # strict: a stray quote is an error for its row, never a character silently dropped.
+    reader = csv.reader(lines() if checked else text, delimiter=delimiter, strict=True)
     previous = 0
     try:
         while True:
@@ -371,7 +373,18 @@ def _csv_records(
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield Record(previous + 1, [], f"The CSV is malformed here ({exc}).")
+                if reader.line_num > previous + 1 or "end of data" in str(exc):
+                    reason = (
+                        f"A quote opened on line {previous + 1} is never closed, so lines "
+                        f"{previous + 1} to {reader.line_num} could not be read as rows. Close the "
+                        "quote and import these lines again."
+                    )
+                else:
+                    reason = (
+                        f"This line is not valid CSV ({exc}). A quote inside a value must be "
+                        'doubled ("") and the value itself quoted.'
+                    )
+                yield Record(previous + 1, [], reason)
                 if reader.line_num == previous:
                     return
                 previous = reader.line_num

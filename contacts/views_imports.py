@@ -45,9 +45,12 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         too_large = _too_large(request)
         if too_large is not None:
-            form = ImportUploadForm()
-            form.add_error(None, imports.too_large_message(too_large))
-            return _upload_page(request, form, status=413)
+            return _upload_page(
+                request,
+                ImportUploadForm(),
+                status=413,
+                error=imports.too_large_message(too_large),
+            )
         form = ImportUploadForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
@@ -82,12 +85,21 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 
 def _upload_page(
-    request: HttpRequest, form: ImportUploadForm, *, status: int = 200, limit: int | None = None
+    request: HttpRequest,
+    form: ImportUploadForm,
+    *,
+    status: int = 200,
+    limit: int | None = None,
+    error: str = "",
 ) -> HttpResponse:
     return render(
         request,
         "contacts/import_upload.html",
-        {"form": form, "limit_mb": (limit or settings.IMPORT_MAX_BYTES) // (1024 * 1024)},
+        {
+            "form": form,
+            "error": error,
+            "limit_mb": (limit or settings.IMPORT_MAX_BYTES) // (1024 * 1024),
+        },
         status=status,
     )
 
