@@ -72,7 +72,7 @@ def fill(account_id: int, list_ids: list[int], entries: int, people: int) -> Non
                CASE WHEN s.p %% 5 = 0 THEN jsonb_build_object('member', 'm' || s.p) ELSE '{{}}'::jsonb END
                {"".join(", " + m for m in marks)}
           FROM (SELECT k, CASE WHEN k < %(people)s THEN k
-                               ELSE (k * 7919 + 1) %% %(people)s END AS p
+                               ELSE (k::bigint * 7919 + 1) %% %(people)s END AS p
                   FROM generate_series(0, %(entries)s - 1) k) s
         ON CONFLICT DO NOTHING
     """
