@@ -9,6 +9,7 @@ conversion ends exactly like an uninterrupted one.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -44,7 +45,8 @@ from converter.models import (
 )
 from mailings.services import workflows_pause_using_lists, workflows_resume
 
-CHUNK_SIZE = 25_000
+# Entries per unit of work (each unit is one transaction with its progress).
+CHUNK_SIZE = int(os.environ.get("CONVERTER_CHUNK_SIZE", "25000"))
 # A running job renews its lease every unit; a dead one lets it run out after this long.
 JOB_LEASE = timedelta(minutes=2)
 # A job that was just enqueued has this long to start before the page offers to resume.
