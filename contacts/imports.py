@@ -957,10 +957,18 @@ def _given_fields(model: type[models.Model], plan: Plan, skip: tuple[str, ...] =
 
 
 def _upsert(
-    *, table: str, key: str, columns: str, expressions: str, params: list[Any], sets: list[str]
+    *,
+    table: str,
+    key: str,
+    columns: str,
+    expressions: str,
+    params: list[Any],
+    sets: list[str],
+    also: str = "",
+    also_params: list[Any] | None = None,
 ) -> None:
-    """INSERT … ON CONFLICT DO UPDATE, then record on each staged row the id it landed in and
-    whether it was new.
+    """INSERT … ON CONFLICT DO UPDATE, then record on each staged row that met an existing row
+    that row's id (`also` is a further data-modifying CTE over `landed`, e.g. the sources).
 
     The unique index on (account, …, `key`) arbitrates, so no plan depends on the statistics of
     a target table that this very import is filling (a join planned on the statistics of an
@@ -970,10 +978,10 @@ def _upsert(
             f"WITH landed AS (INSERT INTO {table} AS t ({columns}) SELECT {expressions} "
             f"FROM import_stage s ON CONFLICT (account_id, {key}) DO UPDATE SET "
             f"{', '.join(sets)} RETURNING t.id, t.{key.split(', ')[-1]} AS key, "
-            "(t.xmax = 0) AS inserted) "
-            "UPDATE import_stage s SET target_id = landed.id, inserted = landed.inserted "
-            "FROM landed WHERE s.email_normalized = landed.key",
-            params,
+            "(t.xmax = 0) AS inserted)"
+            f"{also} UPDATE import_stage s SET target_id = landed.id FROM landed "
+            "WHERE NOT landed.inserted AND s.email_normalized = landed.key",
+            [*params, *(also_params or [])],
         )
 
 
@@ -984,8 +992,6 @@ def _stage_suppressions(account: int) -> None:
             "WHERE sup.account_id = %s AND sup.email_hash = s.email_hash",
             [account],
         )
-        # The staging table's statistics, for the joins with it that follow.
-        cursor.execute("ANALYZE import_stage")
 
 
 def _excluded_sets(plan: Plan) -> list[str]:
@@ -1039,7 +1045,7 @@ def _apply_list(job: ImportJob, plan: Plan) -> int:
         )
         cursor.execute(
             f"UPDATE contacts_listentry t SET {', '.join(later)} FROM import_stage s "
-            "WHERE t.id = s.target_id AND NOT s.inserted",
+            "WHERE t.id = s.target_id",
         )
         cursor.execute(
             'INSERT INTO contacts_importreject (account_id, job_id, line, kind, reason, "values") '
@@ -1064,7 +1070,7 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
         Source,
         {
             "account_id": ("%s", [account]),
-            "contact_id": ("s.target_id", []),
+            "contact_id": ("landed.id", []),
             "list_id": ("NULL", []),
             "name": ("%s", [job.name]),
         },
@@ -1078,18 +1084,17 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
             expressions=expressions,
             params=params,
             sets=_excluded_sets(plan),
+            also=f", sources AS (INSERT INTO contacts_source ({source_columns}) SELECT "
+            f"{source_expressions} FROM landed ON CONFLICT (account_id, contact_id, name) "
+            "DO NOTHING)",
+            also_params=source_params,
         )
         if specials:
             later = [f"{t} = COALESCE(s.{t}, t.{t})" for t in specials]
             cursor.execute(
                 f"UPDATE contacts_contact t SET {', '.join(later)} FROM import_stage s "
-                "WHERE t.id = s.target_id AND NOT s.inserted",
+                "WHERE t.id = s.target_id",
             )
-        cursor.execute(
-            f"INSERT INTO contacts_source ({source_columns}) SELECT {source_expressions} "
-            "FROM import_stage s ON CONFLICT (account_id, contact_id, name) DO NOTHING",
-            source_params,
-        )
         cursor.execute("SELECT count(*) FROM import_stage WHERE sup_reason IS NOT NULL")
         row = cursor.fetchone()
         return int(row[0]) if row else 0
@@ -1100,7 +1105,7 @@ def _staging_sql(plan: Plan) -> str:
     for name in plan.columns:
         sql_type = "jsonb" if name == "custom" else _SQL_TYPES.get(name, "text")
         columns.append(f"{name} {sql_type}")
-    columns += ["target_id bigint", "inserted boolean", "sup_reason text"]
+    columns += ["target_id bigint", "sup_reason text"]
     return f"CREATE TEMPORARY TABLE import_stage ({', '.join(columns)})"
 
 
