@@ -151,10 +151,10 @@ def main() -> None:
                     if spent > 1 and sql.lstrip().startswith("UPDATE") and not plans:
                         plans.extend(r[0] for r in execute("EXPLAIN " + sql, params))
 
-            services._execute = timed  # type: ignore[assignment]
+            services._execute = timed
         # Run in this process, unit by unit; the account's deletion frees the draft afterwards.
-        services._enqueue = lambda conversion: None  # type: ignore[assignment]
-        services._drafts_delete_later = lambda conversion_id, account_id: None  # type: ignore[assignment]
+        services._enqueue = lambda conversion: None
+        services._drafts_delete_later = lambda conversion_id, account_id: None
         with tenant_atomic(account):
             conversion = services.conversion_start(
                 lists=lists, label="bench", unattended=True, default_choice="list"

@@ -101,7 +101,7 @@ def conversion_start(
     from converter.selectors import lists_for_selection
 
     at_start = [
-        {"id": cl.pk, "name": cl.name, "entries": cl.entry_count}
+        {"id": cl.pk, "name": cl.name, "entries": cl.entry_count}  # type: ignore[attr-defined]
         for cl in lists_for_selection().order_by("id")
     ]
     conversion = Conversion.objects.create(
@@ -714,7 +714,9 @@ def column_defaults(
     """Columns a raw INSERT does not set, with the model's defaults, so a column added to the model
     later with a default does not break the converter's set-based inserts."""
     given = set(given)
-    columns, placeholders, params = [], [], {}
+    columns: list[str] = []
+    placeholders: list[str] = []
+    params: dict[str, Any] = {}
     for field in model._meta.concrete_fields:
         if field.primary_key or field.column in given or getattr(field, "generated", False):
             continue
@@ -723,7 +725,7 @@ def column_defaults(
         if not field.has_default() and field.null:
             continue
         name = f"{prefix}{len(columns)}"
-        columns.append(field.column)
+        columns.append(str(field.column))
         placeholders.append(f"%({name})s")
         params[name] = field.get_db_prep_save(field.get_default(), connection)
     return columns, placeholders, params

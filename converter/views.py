@@ -98,7 +98,10 @@ def conversion_create(request: TenantRequest) -> HttpResponse:
             status=Workflow.Status.ACTIVE,
             pk__in=WorkflowList.objects.values("workflow"),
         ).order_by("name")
-        counts = {cl.pk: cl.entry_count for cl in selectors.lists_for_selection()}
+        counts = {
+            cl.pk: cl.entry_count  # type: ignore[attr-defined]
+            for cl in selectors.lists_for_selection()
+        }
         return render(
             request,
             "converter/start.html",
@@ -111,7 +114,7 @@ def conversion_create(request: TenantRequest) -> HttpResponse:
         )
     try:
         conversion = services.conversion_start(
-            lists=ordered, started_by=request.user, label=request.user.email
+            lists=ordered, started_by=request.user, label=request.user.get_username()
         )
     except ValidationError as error:
         _error(request, error)
@@ -145,9 +148,7 @@ class _Echo:
         return value
 
 
-def _stream_csv(
-    account_id: int, header: list[str], rows: Any, filename: str
-) -> StreamingHttpResponse:
+def _stream_csv(account_id: int, header: list[str], rows: Any, filename: str) -> HttpResponse:
     """Streams rows in chunks in a transaction of their own (the request's has ended by then), so
     memory stays flat whatever the size."""
 
@@ -160,12 +161,12 @@ def _stream_csv(
 
     response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return response  # type: ignore[return-value]
 
 
 @require_GET
 @account_required("admin")
-def list_export(request: TenantRequest, list_id: int) -> StreamingHttpResponse:
+def list_export(request: TenantRequest, list_id: int) -> HttpResponse:
     contact_list = get_object_or_404(ContactList.objects, pk=list_id)
     columns = ["email", "status", *PERSON_FIELDS, "optin", "optin_at", "custom_fields"]
 
@@ -299,9 +300,7 @@ def step_resolve(request: TenantRequest, conversion_id: int, position: int) -> H
 
 @require_GET
 @account_required("admin")
-def step_invalid_export(
-    request: TenantRequest, conversion_id: int, position: int
-) -> StreamingHttpResponse:
+def step_invalid_export(request: TenantRequest, conversion_id: int, position: int) -> HttpResponse:
     conversion = _conversion(conversion_id)
     step = _step(conversion, position)
     columns = ["entry_id", "raw_email", *PERSON_FIELDS]

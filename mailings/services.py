@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
@@ -19,14 +21,13 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     return campaign
 
 
-def workflows_pause_using_lists(*, reason: str) -> list[dict[str, object]]:
+def workflows_pause_using_lists(*, reason: str) -> list[dict[str, Any]]:
     """Pauses every active workflow that uses any list; returns [{id, name}] of those paused."""
     uses_list = Exists(WorkflowList.objects.filter(workflow=OuterRef("pk")))
-    workflows = list(
-        Workflow.objects.filter(uses_list, status=Workflow.Status.ACTIVE)
-        .order_by("id")
-        .values("id", "name")
-    )
+    workflows: list[dict[str, Any]] = [
+        {"id": w.pk, "name": w.name}
+        for w in Workflow.objects.filter(uses_list, status=Workflow.Status.ACTIVE).order_by("id")
+    ]
     Workflow.objects.filter(pk__in=[w["id"] for w in workflows]).update(
         status=Workflow.Status.PAUSED, paused_reason=reason
     )

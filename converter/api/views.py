@@ -74,7 +74,7 @@ class ConversionListView(_AdminOnly, APIView):
             conversion = services.conversion_start(
                 lists=[found[i] for i in ids],
                 api_key_id=principal.key_id,
-                label=f"API key {request.auth.name}" if request.auth else "API key",
+                label=f"API key {getattr(request.auth, 'name', '')}".strip(),
                 unattended=data["unattended"],
                 choices=data["choices"],
                 default_choice=data["default_choice"],
