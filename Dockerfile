@@ -6,5 +6,6 @@ RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY . .
 RUN SECRET_KEY=build PRODUCTION=true DATABASE_URL=postgres://x@localhost/x REDIS_URL=redis://localhost \
     python manage.py collectstatic --noinput
-RUN useradd --system crm && chown -R crm /app
+# /app/media: uploads (imports) shared by web and workers through the compose `media` volume.
+RUN useradd --system crm && mkdir -p /app/media && chown -R crm /app
 USER crm
