@@ -638,15 +638,21 @@ def _merge_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | No
         "COALESCE((SELECT jsonb_object_agg(k.key, k.value) FROM jsonb_each(s.custom_fields) k"
         f" WHERE {custom_text} <> ''), '{{}}'::jsonb)"
     )
+    # New contacts, and their source straight from the ids the insert returns.
     _execute(
         f"""
-        INSERT INTO converter_draftcontact
-            (account_id, conversion_id, contact_id, email, dirty, {_FIELDS}, custom_fields)
-        SELECT s.account_id, %(conversion)s, NULL, s.email, true,
-               {", ".join(f"s.{f}" for f in PERSON_FIELDS)}, {non_empty_custom}
-          FROM converter_stagedentry s
-         WHERE {in_chunk} AND s.kind = 'new'
-         ORDER BY s.entry_id
+        WITH created AS (
+            INSERT INTO converter_draftcontact
+                (account_id, conversion_id, contact_id, email, dirty, {_FIELDS}, custom_fields)
+            SELECT s.account_id, %(conversion)s, NULL, s.email, true,
+                   {", ".join(f"s.{f}" for f in PERSON_FIELDS)}, {non_empty_custom}
+              FROM converter_stagedentry s
+             WHERE {in_chunk} AND s.kind = 'new'
+             ORDER BY s.entry_id
+            RETURNING id)
+        INSERT INTO converter_draftsource (account_id, conversion_id, draft_contact_id, step_id)
+        SELECT %(account)s, %(conversion)s, created.id, %(step)s FROM created
+        ON CONFLICT DO NOTHING
         """,
         params,
     )
@@ -683,14 +689,9 @@ def _merge_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | No
     _execute(
         f"""
         INSERT INTO converter_draftsource (account_id, conversion_id, draft_contact_id, step_id)
-        SELECT s.account_id, %(conversion)s, d.id, s.step_id
+        SELECT s.account_id, %(conversion)s, s.draft_contact_id, s.step_id
           FROM converter_stagedentry s
-         CROSS JOIN LATERAL (
-               SELECT d.id FROM converter_draftcontact d
-                WHERE d.account_id = %(account)s AND d.conversion_id = %(conversion)s
-                  AND d.email = s.email
-                LIMIT 1) d
-         WHERE {in_chunk} AND s.kind <> 'invalid'
+         WHERE {in_chunk} AND s.kind IN ('identical', 'conflict')
         ON CONFLICT DO NOTHING
         """,
         params,
@@ -787,7 +788,6 @@ def _publish(conversion: Conversion) -> None:
                    SELECT c.id FROM contacts_contact c
                     WHERE c.account_id = %(account)s AND c.email = d.email LIMIT 1) c
              WHERE ds.account_id = %(account)s AND ds.conversion_id = %(conversion)s
-             ORDER BY st.position, c.id
             ON CONFLICT (account_id, contact_id, name) DO UPDATE SET list_id = EXCLUDED.list_id
              WHERE contacts_source.list_id IS NULL
             RETURNING 1)
