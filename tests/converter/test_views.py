@@ -275,3 +275,39 @@ def test_other_roles_get_404_on_every_conversion_page(
         assert client.get(url).status_code == 404, url
     for url in _post_urls(conversion):
         assert client.post(url).status_code == 404, url
+
+
+def test_a_running_step_shows_a_polling_progress_bar(
+    tenant: Tenant, driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from converter import services
+
+    monkeypatch.setattr(services, "_enqueue", lambda conversion: None)
+    with tenant:
+        news = make_list("News", [JAN])
+        conversion = driver.start([news])
+    client = tenant.client("admin")
+    page = client.get(reverse("conversion", args=[conversion.pk]))
+    assert '<progress id="progress-bar"' in page.text
+    partial = client.get(reverse("conversion_progress", args=[conversion.pk]))
+    assert 'hx-trigger="every 1s"' in partial.text
+    assert "HX-Refresh" not in partial.headers
+
+
+def test_a_stopped_worker_offers_resume(
+    tenant: Tenant, driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from converter import services
+
+    monkeypatch.setattr(services, "_enqueue", lambda conversion: None)
+    with tenant:
+        news = make_list("News", [JAN])
+        conversion = driver.start([news])
+        Conversion.objects.filter(pk=conversion.pk).update(lease_expires_at=None)
+    client = tenant.client("admin")
+    assert "The work has stopped" in client.get(reverse("conversion", args=[conversion.pk])).text
+    monkeypatch.undo()
+    with driver.capture(execute=True):
+        client.post(reverse("conversion_resume", args=[conversion.pk]))
+    with tenant:
+        assert Conversion.objects.get(pk=conversion.pk).status == "review"
