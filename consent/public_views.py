@@ -91,23 +91,15 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 )
             saved = True
         language = contact.language or "en"
-        topics = [
-            {
-                "id": t.topic.pk,
-                "name": t.topic.name_in(language),
-                "description": t.topic.description_in(language),
-                "subscribed": t.subscribed,
-            }
-            for t in selectors.contact_subscriptions(contact_id=contact.pk)
-        ]
+        page = selectors.preference_page(contact_id=contact.pk, language=language)
         return _render(
             request,
             "consent/public/preferences.html",
             {
                 "account": access.account,
                 "contact": contact,
-                "topics": topics,
-                "email_marketing": selectors.contact_e_marketing_live(contact_id=contact.pk),
+                "topics": page.topics,
+                "email_marketing": page.email_marketing,
                 "saved": saved,
                 "token": token,
             },

@@ -10,9 +10,11 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import CharField, Count, Exists, Func, OuterRef, Q, QuerySet, Subquery
 from django.forms.models import model_to_dict
 
+from accounts.tenancy import current_account_id
 from consent.models import (
     ConsentEvent,
     ConsentSettings,
@@ -63,6 +65,51 @@ def email_eligible_contacts(*, enforce: bool | None = None) -> QuerySet[Contact]
     if enforce:
         return contacts.filter(Exists(live))
     return contacts.exclude(Exists(marketing.filter(status=ConsentEvent.Status.WITHDRAWN)))
+
+
+@dataclass(frozen=True)
+class PreferencePage:
+    topics: list[dict[str, Any]]
+    email_marketing: bool
+
+
+def preference_page(*, contact_id: int, language: str) -> PreferencePage:
+    """What the preference centre shows, in one round trip (the page is the hottest public
+    path: every e-mail links to it). Topic names in `language` when translated."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.id, COALESCE(NULLIF(t.translations -> %s ->> 'name', ''), t.name),
+                   COALESCE(NULLIF(t.translations -> %s ->> 'description', ''), t.description),
+                   COALESCE(ss.subscribed, false), live.granted
+              FROM (SELECT EXISTS (
+                        SELECT 1 FROM consent_consentstate cs
+                          JOIN consent_purpose p ON p.id = cs.purpose_id
+                         WHERE cs.account_id = %s AND cs.contact_id = %s
+                           AND p.key = %s AND cs.status = 'granted') AS granted) live
+              LEFT JOIN consent_subscriptiontype t ON t.account_id = %s
+              LEFT JOIN consent_subscriptionstate ss
+                     ON ss.account_id = t.account_id AND ss.subscription_type_id = t.id
+                    AND ss.contact_id = %s
+             ORDER BY t.position, t.id
+            """,
+            [
+                language,
+                language,
+                current_account_id(),
+                contact_id,
+                Purpose.E_MARKETING,
+                current_account_id(),
+                contact_id,
+            ],
+        )
+        rows = cursor.fetchall()
+    topics = [
+        {"id": topic_id, "name": name, "description": description, "subscribed": subscribed}
+        for topic_id, name, description, subscribed, _ in rows
+        if topic_id is not None
+    ]
+    return PreferencePage(topics=topics, email_marketing=bool(rows and rows[0][4]))
 
 
 @dataclass(frozen=True)

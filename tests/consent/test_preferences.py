@@ -205,3 +205,15 @@ def test_a_second_one_click_records_nothing_new(tenant: Tenant) -> None:
     Client().post(f"/p/{token}/unsubscribe/")
     with tenant:
         assert ConsentEvent.objects.filter(contact_id=contact.pk).count() == 1
+
+
+def test_an_account_without_topics_still_shows_its_e_marketing_consent(tenant: Tenant) -> None:
+    from consent.selectors import preference_page
+
+    contact = make_contact(tenant, email="a@example.org")
+    token = make_token(tenant, contact)
+    _client().post(f"/p/{token}/", {"email_marketing": "on"})
+    with tenant:
+        SubscriptionType.objects.all().delete()
+        page = preference_page(contact_id=contact.pk, language="en")
+    assert (page.topics, page.email_marketing) == ([], True)
