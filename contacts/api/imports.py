@@ -115,6 +115,7 @@ class _ImportCreateView(APIView):
                 job=job, mapping=mapping, save_as=str(data.get("save_mapping_as") or "")
             )
         except imports.MappingError as exc:
+            job.upload.delete(save=False)
             job.delete()
             return Response(
                 {"message": exc.message, "details": {"mapping": exc.details}},

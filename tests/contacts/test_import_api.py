@@ -76,7 +76,7 @@ def test_an_explicit_mapping_overrides_the_suggestions(
 
 
 def test_a_mapping_to_an_unknown_field_is_a_400_with_details(
-    tenant: Tenant, people: ContactList
+    tenant: Tenant, people: ContactList, media: Any
 ) -> None:
     response = post_file(
         tenant.api("marketer"),
@@ -90,6 +90,7 @@ def test_a_mapping_to_an_unknown_field_is_a_400_with_details(
     }
     with tenant:
         assert ImportJob.objects.count() == 0
+    assert [p for p in media.rglob("*") if p.is_file()] == []
 
 
 def test_a_mapping_that_is_not_json_is_a_400(tenant: Tenant, people: ContactList) -> None:
