@@ -124,6 +124,15 @@ def outsider(db: None) -> Tenant:
     return make_tenant("other")
 
 
+def link_in(pattern: str, text: str) -> str:
+    """The first group of `pattern` in `text` (a link in an e-mail); fails the test if absent."""
+    import re
+
+    match = re.search(pattern, text)
+    assert match is not None, text
+    return match.group(1)
+
+
 # --- A real SMTP server on loopback -------------------------------------------------------------
 
 

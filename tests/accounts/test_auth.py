@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.test import Client
 
-from tests.conftest import PASSWORD, Mailbox, Tenant, make_tenant
+from tests.conftest import PASSWORD, Mailbox, Tenant, link_in, make_tenant
 
 
 def sign_in(client: Client, email: str, password: str) -> int:
@@ -60,7 +58,7 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(
     client.post("/password-reset/", {"email": "viewer@acme.test"})
     [message] = smtp_server.wait_for(1)
     assert message["To"] == "viewer@acme.test"
-    link = re.search(r"http://testserver(/password-reset/\S+/)", message.get_content()).group(1)
+    link = link_in(r"http://testserver(/password-reset/\S+/)", message.get_content())
     form = client.get(link, follow=True)
     assert form.status_code == 200
     set_url = form.redirect_chain[-1][0]

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.test import Client
 
 from accounts.models import Membership
-from tests.conftest import Mailbox, Tenant
+from tests.conftest import Mailbox, Tenant, link_in
 
 
 def test_only_admins_manage_users(tenant: Tenant) -> None:
@@ -28,7 +27,7 @@ def test_an_admin_invites_a_new_user_who_chooses_a_password(
     [message] = smtp_server.wait_for(1)
     assert message["To"] == "new.person@acme.test"
     assert "Acme" in message["Subject"]
-    path = re.search(r"https?://[^/]+(/password-reset/\S+/)", message.get_content()).group(1)
+    path = link_in(r"https?://[^/]+(/password-reset/\S+/)", message.get_content())
     client = Client()
     form = client.get(path, follow=True)
     client.post(

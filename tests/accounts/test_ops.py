@@ -24,11 +24,11 @@ def test_healthz_answers_503_when_the_broker_is_unreachable(db: None) -> None:
     from config.celery import app
 
     original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    app.conf["broker_url"] = "redis://127.0.0.1:1/0"
     try:
         response = Client().get("/healthz")
     finally:
-        app.conf.broker_url = original
+        app.conf["broker_url"] = original
     assert response.status_code == 503
     assert response.json()["broker"].startswith("error")
 
