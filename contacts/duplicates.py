@@ -11,10 +11,11 @@ common to tell anything and is skipped.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -282,6 +283,49 @@ def _person(row: Sequence[Any]) -> Person:
     return Person.of(**values)
 
 
+_UPSERT_SQL = """
+INSERT INTO contacts_duplicatesuggestion
+       (account_id, contact_a_id, contact_b_id, score, reasons, status, scan_id, created_at)
+SELECT %s, v.a, v.b, v.score, v.reasons::jsonb, 'open', %s, now()
+  FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::text[]) AS v(a, b, score, reasons)
+ON CONFLICT (account_id, contact_a_id, contact_b_id) DO UPDATE
+   SET score = EXCLUDED.score, reasons = EXCLUDED.reasons, scan_id = EXCLUDED.scan_id
+ WHERE contacts_duplicatesuggestion.status = 'open'
+"""
+
+
+def _suggestions_upsert(
+    *, account_id: int, scan_id: int, hits: list[tuple[int, int, float, list[str]]]
+) -> None:
+    """One statement per chunk. A contact deleted since the scan read it makes the statement fail
+    its foreign key; then the chunk is retried without the pairs of vanished contacts."""
+    from django.db import IntegrityError, connection, transaction
+
+    from contacts.models import Contact
+
+    def run(rows: list[tuple[int, int, float, list[str]]]) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _UPSERT_SQL,
+                [
+                    account_id,
+                    scan_id,
+                    [h[0] for h in rows],
+                    [h[1] for h in rows],
+                    [h[2] for h in rows],
+                    [json.dumps(h[3]) for h in rows],
+                ],
+            )
+
+    try:
+        with transaction.atomic():
+            run(hits)
+    except IntegrityError:
+        ids = {x for h in hits for x in h[:2]}
+        alive = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        run([h for h in hits if h[0] in alive and h[1] in alive])
+
+
 def scan_execute(*, account_id: int, scan_id: int) -> None:
     """Runs one scan: blocking keys into a temporary table (COPY, a chunk of contacts per
     transaction), candidate pairs in one SQL statement, then the pairs scored in chunks and the
@@ -303,8 +347,14 @@ def scan_execute(*, account_id: int, scan_id: int) -> None:
         total = Contact.objects.count()
     progress(contacts_total=total)
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS dup_keys, dup_pairs")
+        cursor.execute("DROP TABLE IF EXISTS dup_keys, dup_pairs, dup_people")
         cursor.execute("CREATE TEMP TABLE dup_keys (contact_id bigint NOT NULL, k text NOT NULL)")
+        # The compared form of each contact, so scoring reads pairs from tables this scan owns
+        # and has analysed (a freshly imported account has no statistics yet).
+        cursor.execute(
+            "CREATE TEMP TABLE dup_people (id bigint PRIMARY KEY, first text, last text,"
+            " email_local text, phone text, postal text, street text, company text)"
+        )
     scanned, after = 0, 0
     while True:
         with tenant_atomic(account_id):
@@ -315,20 +365,23 @@ def scan_execute(*, account_id: int, scan_id: int) -> None:
             )
             if not rows:
                 break
-            with (
-                connection.cursor() as cursor,
-                cursor.copy("COPY dup_keys (contact_id, k) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    person = _person(row)
-                    for key in blocking_keys(person):
-                        copy.write_row((person.id, key))
+            people = [_person(row) for row in rows]
+            with connection.cursor() as cursor:
+                with cursor.copy("COPY dup_keys (contact_id, k) FROM STDIN") as copy:
+                    for person in people:
+                        for key in blocking_keys(person):
+                            copy.write_row((person.id, key))
+                with cursor.copy("COPY dup_people FROM STDIN") as copy:
+                    for person in people:
+                        copy.write_row(astuple(person))
         after = int(rows[-1][0])
         scanned += len(rows)
         progress(contacts_scanned=scanned, progress=0.4 * scanned / max(total, 1))
 
     with tenant_atomic(account_id), connection.cursor() as cursor:
         cursor.execute("CREATE INDEX ON dup_keys (k)")
+        # Temporary tables get no statistics from autovacuum; without them the planner guesses.
+        cursor.execute("ANALYZE dup_keys")
         cursor.execute(
             """
             CREATE TEMP TABLE dup_pairs AS
@@ -340,62 +393,39 @@ def scan_execute(*, account_id: int, scan_id: int) -> None:
             [BLOCK_MAX],
         )
         cursor.execute("CREATE INDEX ON dup_pairs (a, b)")
+        cursor.execute("ANALYZE dup_pairs")
+        cursor.execute("ANALYZE dup_people")
         cursor.execute("SELECT count(*) FROM dup_pairs")
         pair_total = cursor.fetchone()[0]
     progress(progress=0.5)
 
     compared, found, last = 0, 0, (0, 0)
-    columns = ", ".join(f"c.{c}" for c in _PERSON_COLUMNS)
     while True:
         with tenant_atomic(account_id), connection.cursor() as cursor:
-            # Both contacts' fields in one query per chunk, walking the pairs by keyset.
             cursor.execute(
-                f"""
-                SELECT p.a, p.b, {columns.replace("c.", "ca.")}, {columns.replace("c.", "cb.")}
-                  FROM dup_pairs p
-                  JOIN contacts_contact ca ON ca.id = p.a
-                  JOIN contacts_contact cb ON cb.id = p.b
-                 WHERE (p.a, p.b) > (%s, %s)
+                """
+                SELECT p.a, p.b, x.*, y.*
+                  FROM (SELECT a, b FROM dup_pairs WHERE (a, b) > (%s, %s) ORDER BY a, b LIMIT %s) p
+                  JOIN dup_people x ON x.id = p.a
+                  JOIN dup_people y ON y.id = p.b
                  ORDER BY p.a, p.b
-                 LIMIT %s
                 """,
                 [last[0], last[1], CHUNK],
             )
-            rows = cursor.fetchall()
-            if not rows:
+            pairs = cursor.fetchall()
+            if not pairs:
                 break
-            width = len(_PERSON_COLUMNS)
+            width = len(fields(Person))
             hits: list[tuple[int, int, float, list[str]]] = []
-            for row in rows:
-                a, b = _person(row[2 : 2 + width]), _person(row[2 + width :])
+            for row in pairs:
+                a, b = Person(*row[2 : 2 + width]), Person(*row[2 + width :])
                 score, reasons = score_pair(a, b)
                 if score >= THRESHOLD:
                     hits.append((a.id, b.id, score, reasons))
             if hits:
-                import json
-
-                cursor.execute(
-                    """
-                    INSERT INTO contacts_duplicatesuggestion
-                           (account_id, contact_a_id, contact_b_id, score, reasons, status, scan_id, created_at)
-                    SELECT %s, v.a, v.b, v.score, v.reasons::jsonb, 'open', %s, now()
-                      FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::text[])
-                           AS v(a, b, score, reasons)
-                    ON CONFLICT (account_id, contact_a_id, contact_b_id) DO UPDATE
-                       SET score = EXCLUDED.score, reasons = EXCLUDED.reasons, scan_id = EXCLUDED.scan_id
-                     WHERE contacts_duplicatesuggestion.status = 'open'
-                    """,
-                    [
-                        account_id,
-                        scan_id,
-                        [h[0] for h in hits],
-                        [h[1] for h in hits],
-                        [h[2] for h in hits],
-                        [json.dumps(h[3]) for h in hits],
-                    ],
-                )
-            last = (int(rows[-1][0]), int(rows[-1][1]))
-        compared += len(rows)
+                _suggestions_upsert(account_id=account_id, scan_id=scan_id, hits=hits)
+            last = (int(pairs[-1][0]), int(pairs[-1][1]))
+        compared += len(pairs)
         found += len(hits)
         progress(
             pairs_compared=compared,
@@ -409,4 +439,4 @@ def scan_execute(*, account_id: int, scan_id: int) -> None:
             " AND scan_id IS DISTINCT FROM %s",
             [account_id, scan_id],
         )
-        cursor.execute("DROP TABLE IF EXISTS dup_keys, dup_pairs")
+        cursor.execute("DROP TABLE IF EXISTS dup_keys, dup_pairs, dup_people")
