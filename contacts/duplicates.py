@@ -305,6 +305,8 @@ def _suggestions_upsert(
 
     def run(rows: list[tuple[int, int, float, list[str]]]) -> None:
         with connection.cursor() as cursor:
+            # Django's foreign keys are deferred to the commit; the check must happen here.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 _UPSERT_SQL,
                 [

@@ -359,3 +359,22 @@ def test_a_running_scan_that_still_reports_is_not_run_twice(tenant: Tenant) -> N
     with tenant_atomic(tenant.account):
         scan.refresh_from_db()
         assert (scan.status, scan.pairs_compared) == ("running", 0)
+
+
+def test_suggestions_for_a_contact_deleted_during_the_scan_are_skipped(tenant: Tenant) -> None:
+    from contacts.duplicates import _suggestions_upsert
+
+    a, b = _twins(tenant)
+    gone = contact(tenant, email="gone@example.org")
+    gone_id = gone.pk
+    with tenant_atomic(tenant.account):
+        Contact.objects.filter(pk=gone_id).delete()
+        scan = DuplicateScan.objects.create(status="running")
+        _suggestions_upsert(
+            account_id=tenant.account.pk,
+            scan_id=scan.pk,
+            hits=[(a.pk, b.pk, 0.9, ["same address"]), (a.pk, gone_id, 0.8, ["same phone"])],
+        )
+        assert list(DuplicateSuggestion.objects.values_list("contact_a", "contact_b")) == [
+            (a.pk, b.pk)
+        ]
