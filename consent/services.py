@@ -232,6 +232,7 @@ def consent_events_bulk_record(
     params: Sequence[Any] = (),
     with_evidence: bool = False,
     text: str = "",
+    text_per_row: bool = False,
     recorded_by_id: int | None = None,
     when: Literal["always", "changed", "no_state"] = "always",
 ) -> int:
@@ -241,6 +242,8 @@ def consent_events_bulk_record(
     `contact_id` column, and, with `with_evidence=True`, also `ip` (inet or null),
     `doi_requested_at` and `doi_confirmed_at` (timestamptz or null) — e.g. opt-in data carried by
     an import. The SELECT runs under the account's row-level security like everything else.
+    With `text_per_row=True` the SELECT also gives each row's `text` (e.g. an imported opt-in's
+    own date and kind), used instead of `text`.
     `when="changed"` skips contacts whose state already has this status and basis;
     `when="no_state"` writes only for contacts without any state for the purpose (baselines).
     """
@@ -262,6 +265,7 @@ def consent_events_bulk_record(
     # statistics that are stale right after a bulk insert in the same transaction, and a
     # nested-loop anti-join over a million contacts is quadratic. A per-row probe of the
     # unique (account, contact, purpose) index is linear whatever the statistics say.
+    text_column = "COALESCE(s.text, %s)" if text_per_row else "%s"
     condition = {
         "always": "TRUE",
         "changed": "(SELECT 1 FROM consent_consentstate cs WHERE cs.account_id = %s"
@@ -279,7 +283,7 @@ def consent_events_bulk_record(
         INSERT INTO consent_consentevent (account_id, contact_id, purpose_id, legal_basis, status,
             channel, source, ip, doi_requested_at, doi_confirmed_at, user_agent, text,
             recorded_by_id, recorded_at, subscription_type_id)
-        SELECT %s, s.contact_id, %s, %s, %s, %s, %s, {evidence}, '', %s, %s, now(), NULL
+        SELECT %s, s.contact_id, %s, %s, %s, %s, %s, {evidence}, '', {text_column}, %s, now(), NULL
           FROM ({contacts_sql}) s
          WHERE s.contact_id IS NOT NULL AND {condition}
          ORDER BY s.contact_id

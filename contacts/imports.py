@@ -66,8 +66,10 @@ PREVIEW_ROWS = 5
 
 # --- Targets and their names in en / nl / fr / de ------------------------------------------------
 
-LIST_ONLY = ["status", "optin", "optin_at", "optin_confirmed_at", "optin_ip"]
-CONTACT_ONLY = ["mailing_method"]
+OPTIN = ["optin", "optin_at", "optin_confirmed_at", "optin_ip"]
+LIST_ONLY = ["status", *OPTIN]
+# Opt-in columns of a contact import are not contact fields: they become consent-ledger events.
+CONTACT_ONLY = ["mailing_method", *OPTIN]
 CUSTOM_PREFIX = "custom:"
 
 TARGET_LABELS: dict[str, str] = {
@@ -788,7 +790,7 @@ def _plan(job: ImportJob) -> Plan:
         elif target.startswith(CUSTOM_PREFIX):
             key = target[len(CUSTOM_PREFIX) :]
             customs.append((index, key, types.get(key, CustomField.Type.TEXT)))
-        elif target in ("language", "mailing_method", *LIST_ONLY):
+        elif target in ("language", "mailing_method", *LIST_ONLY, *CONTACT_ONLY):
             specials.append((index, target))
         else:
             fields.append((index, target, _field_max_length(target)))
@@ -1062,8 +1064,8 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
     """Upserts the staged rows into contacts and adds the import as their source; returns how
     many of the addresses are suppressed (they stay so: a contact row subscribes no one)."""
     account = job.account_id
-    specials = [t for _, t in plan.specials]
-    given = _given_fields(Contact, plan)
+    specials = [t for _, t in plan.specials if t not in OPTIN]
+    given = _given_fields(Contact, plan, skip=tuple(OPTIN))
     given.update(account_id=("%s", [account]), email=("s.email_normalized", []))
     columns, expressions, params = _insert_columns(Contact, given)
     source_columns, source_expressions, source_params = _insert_columns(
@@ -1095,9 +1097,47 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
                 f"UPDATE contacts_contact t SET {', '.join(later)} FROM import_stage s "
                 "WHERE t.id = s.target_id",
             )
+        if "optin" in plan.columns:
+            _record_optins(job, plan)
         cursor.execute("SELECT count(*) FROM import_stage WHERE sup_reason IS NOT NULL")
         row = cursor.fetchone()
         return int(row[0]) if row else 0
+
+
+def _record_optins(job: ImportJob, plan: Plan) -> None:
+    """Proven opt-in data in a contact import goes to the consent ledger (source: the import).
+
+    Double opt-in keeps its request and confirmation times and IP as evidence; a single opt-in
+    keeps its IP and, in the event's text, its date. "none" or an empty cell records nothing."""
+    from consent.models import ConsentEvent, LegalBasis, Purpose
+    from consent.services import consent_events_bulk_record
+
+    column = {name: f"s.{name}" if name in plan.columns else "NULL" for name in OPTIN}
+    requested, confirmed = f"{column['optin_at']}", f"{column['optin_confirmed_at']}"
+    for optin, status, doi_requested, doi_confirmed in [
+        (ListEntry.OptIn.SINGLE, ConsentEvent.Status.GRANTED, "NULL", "NULL"),
+        (ListEntry.OptIn.DOUBLE_CONFIRMED, ConsentEvent.Status.GRANTED, requested, confirmed),
+        (ListEntry.OptIn.DOUBLE_PENDING, ConsentEvent.Status.PENDING, requested, "NULL"),
+    ]:
+        consent_events_bulk_record(
+            purpose_key=Purpose.E_MARKETING,
+            status=status,
+            legal_basis=LegalBasis.CONSENT,
+            channel="import",
+            source=f"import: {job.name}",
+            contacts_sql=(
+                f"SELECT c.id AS contact_id, {column['optin_ip']}::inet AS ip, "
+                f"{doi_requested}::timestamptz AS doi_requested_at, "
+                f"{doi_confirmed}::timestamptz AS doi_confirmed_at, "
+                "'Opt-in (' || s.optin || ') carried by the import ' || %s"
+                f" || COALESCE(', given ' || {requested}::text, '') AS text "
+                "FROM import_stage s JOIN contacts_contact c ON c.account_id = %s "
+                "AND c.email = s.email_normalized WHERE s.optin = %s"
+            ),
+            params=[job.name, job.account_id, optin],
+            with_evidence=True,
+            text_per_row=True,
+        )
 
 
 def _staging_sql(plan: Plan) -> str:

@@ -435,3 +435,37 @@ def test_a_cancelled_job_stops_and_keeps_its_report(tenant: Tenant, people: Cont
     with tenant:
         job.refresh_from_db()
     assert job.status == "failed" and "Cancelled" in job.error and entries(tenant) == []
+
+
+def test_proven_opt_in_data_in_a_contact_import_goes_to_the_consent_ledger(tenant: Tenant) -> None:
+    from consent.models import ConsentEvent, ConsentState
+
+    run_import(
+        tenant,
+        csv_bytes(
+            "email,optin,optin_at,optin_confirmed_at,optin_ip",
+            "double@example.be,double_confirmed,2024-03-01 10:00,2024-03-01 10:05,192.0.2.7",
+            "single@example.be,single,2023-05-04 09:00,,198.51.100.1",
+            "pending@example.be,double_pending,2024-06-01 08:00,,",
+            "nothing@example.be,none,,,",
+        ),
+        name="Webshop 2024",
+    )
+    with tenant:
+        events = {
+            e.contact.email: e
+            for e in ConsentEvent.objects.select_related("contact").filter(channel="import")
+        }
+        states = dict(ConsentState.objects.values_list("contact__email", "status"))
+    assert set(events) == {"double@example.be", "single@example.be", "pending@example.be"}
+    double, single = events["double@example.be"], events["single@example.be"]
+    assert (double.status, double.legal_basis, double.ip) == ("granted", "consent", "192.0.2.7")
+    assert double.doi_requested_at is not None and double.doi_confirmed_at is not None
+    assert double.source == "import: Webshop 2024"
+    assert (single.status, single.ip, single.doi_confirmed_at) == ("granted", "198.51.100.1", None)
+    assert "single" in single.text and "2023-05-04" in single.text
+    assert states == {
+        "double@example.be": "granted",
+        "single@example.be": "granted",
+        "pending@example.be": "pending",
+    }
