@@ -29,7 +29,9 @@ class TenantModel(models.Model):
     (their own memberships, to list the accounts they can switch to).
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # No single-column index: every tenant table's constraints and indexes start with account_id
+    # (DESIGN §1), so one of those serves the account's rows; another index would only slow writes.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
 
     objects = TenantManager()
     rls_extra_condition: ClassVar[str] = ""

@@ -160,7 +160,10 @@ class ListEntry(PersonFields):
         DOUBLE_PENDING = "double_pending", "Double opt-in pending"
         DOUBLE_CONFIRMED = "double_confirmed", "Double opt-in confirmed"
 
-    list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="entries")
+    # Served by the (account, list, …) indexes below; a list_id index would only slow imports.
+    list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
     email = models.CharField(max_length=254, blank=True, default="", help_text="As the list has it")
     email_normalized = models.CharField(
         max_length=254, null=True, blank=True, help_text="Null when invalid"
@@ -207,6 +210,9 @@ class Segment(TenantModel):
     name = models.CharField(max_length=200)
     definition = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "name"], name="segment_name")]
 
     def __str__(self) -> str:
         return self.name

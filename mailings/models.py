@@ -26,6 +26,9 @@ class Campaign(TenantModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        indexes = [models.Index(fields=["account", "status"], name="campaign_status")]
+
     def __str__(self) -> str:
         return self.name
 
@@ -71,6 +74,9 @@ class Workflow(TenantModel):
         Segment, through="WorkflowSegment", related_name="workflows", blank=True
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "name"], name="workflow_name")]
 
     def __str__(self) -> str:
         return self.name

@@ -94,6 +94,23 @@ def test_every_tenant_table_has_forced_row_level_security(db: None) -> None:
     assert secured == set(tables)
 
 
+def test_every_tenant_table_has_an_index_led_by_account_id(db: None) -> None:
+    """Row-level security filters every query on account_id; without such an index each query of
+    one account would scan every account's rows."""
+    from accounts.dbsecurity import tenant_tables
+
+    tables = [table for table, _ in tenant_tables()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]"
+            " WHERE c.relname = ANY(%s) AND a.attname = 'account_id'",
+            [tables],
+        )
+        indexed = {row[0] for row in cursor.fetchall()}
+    assert set(tables) - indexed == set()
+
+
 def test_a_user_sees_their_own_memberships_in_other_accounts_only(
     tenant: Tenant, outsider: Tenant
 ) -> None:
