@@ -33,23 +33,11 @@ def main() -> None:
         database_scan(args.people, args.seed)
         return
 
-    from contacts.duplicates import BLOCK_MAX, THRESHOLD, Person, candidate_pairs, score_pair
-    from tests.contacts.duplicate_data import generate
+    from contacts.duplicates import BLOCK_MAX, THRESHOLD, candidate_pairs, score_pair
+    from tests.contacts.duplicate_data import as_people, generate
 
     rows, truth = generate(args.people, seed=args.seed)
-    people = [
-        Person.of(
-            id=i,
-            first_name=r.first_name,
-            last_name=r.last_name,
-            email=r.email,
-            phone=r.phone,
-            postal_code=r.postal_code,
-            street=r.street,
-            company_name=r.company_name,
-        )
-        for i, r in enumerate(rows)
-    ]
+    people = as_people(rows)
     started = time.perf_counter()
     pairs = list(candidate_pairs(people))
     blocked = time.perf_counter()

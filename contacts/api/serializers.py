@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.models import (
+    PERSON_FIELDS,
     Activity,
     Contact,
     ContactList,
@@ -42,22 +43,6 @@ class ContactListSerializer(serializers.ModelSerializer[ContactList]):
         read_only_fields = ["id", "created_at"]
 
 
-PERSON_FIELD_NAMES = [
-    "salutation",
-    "title",
-    "first_name",
-    "last_name",
-    "company_name",
-    "letter_salutation",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "language",
-]
-
-
 class ListEntrySerializer(serializers.ModelSerializer[ListEntry]):
     class Meta:
         model = ListEntry
@@ -65,7 +50,7 @@ class ListEntrySerializer(serializers.ModelSerializer[ListEntry]):
             "id",
             "email",
             "email_normalized",
-            *PERSON_FIELD_NAMES,
+            *PERSON_FIELDS,
             "custom_fields",
             "status",
             "optin",
@@ -112,7 +97,7 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
         fields = [
             "id",
             "email",
-            *PERSON_FIELD_NAMES,
+            *PERSON_FIELDS,
             "mailing_method",
             "organization",
             "no_mailings",

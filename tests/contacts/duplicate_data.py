@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from contacts.duplicates import Person
+
 FIRST = [
     "Jan",
     "Pieter",
@@ -404,3 +406,20 @@ def generate(
         by_key.setdefault(row.key, []).append(index)
     truth = {(ids[0], ids[1]) for ids in by_key.values() if len(ids) == 2}
     return rows, truth
+
+
+def as_people(rows: list[Row]) -> list[Person]:
+    """The generated rows as the matcher sees contacts, numbered by position."""
+    return [
+        Person.of(
+            id=i,
+            first_name=r.first_name,
+            last_name=r.last_name,
+            email=r.email,
+            phone=r.phone,
+            postal_code=r.postal_code,
+            street=r.street,
+            company_name=r.company_name,
+        )
+        for i, r in enumerate(rows)
+    ]

@@ -18,31 +18,15 @@ from contacts.models import (
     Source,
 )
 from tests.conftest import Tenant
-from tests.contacts.duplicate_data import generate
+from tests.contacts.duplicate_data import as_people, generate
 from tests.contacts.factories import contact, contact_list
 
 JSON = "application/json"
 
 
-def _people(rows: list[Any]) -> list[Person]:
-    return [
-        Person.of(
-            id=i,
-            first_name=r.first_name,
-            last_name=r.last_name,
-            email=r.email,
-            phone=r.phone,
-            postal_code=r.postal_code,
-            street=r.street,
-            company_name=r.company_name,
-        )
-        for i, r in enumerate(rows)
-    ]
-
-
 def test_precision_and_recall_on_generated_duplicates() -> None:
     rows, truth = generate(3000, seed=11)
-    found = {(a, b) for a, b, _, _ in find_duplicates(_people(rows))}
+    found = {(a, b) for a, b, _, _ in find_duplicates(as_people(rows))}
     true_positives = len(found & truth)
     precision, recall = true_positives / len(found), true_positives / len(truth)
     assert precision >= 0.9, precision
@@ -50,7 +34,7 @@ def test_precision_and_recall_on_generated_duplicates() -> None:
 
 
 def test_relatives_at_one_address_are_not_duplicates() -> None:
-    people = _people([])
+    people = as_people([])
     jan = Person.of(
         id=1,
         first_name="Jan",
