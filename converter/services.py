@@ -20,8 +20,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.tenancy import tenant_atomic
-from consent.models import ConsentEvent, Purpose
-from consent.services import purposes_ensure_defaults
+from consent.models import ConsentEvent, LegalBasis, Purpose
+from consent.services import consent_events_bulk_record
 from contacts.models import (
     PERSON_FIELDS,
     Contact,
@@ -814,41 +814,26 @@ def _publish(conversion: Conversion) -> None:
         """,
         {**params, **extra},
     )[0][0]
-    e_marketing = next(p for p in purposes_ensure_defaults() if p.key == Purpose.E_MARKETING)
-    event_given = [
-        "account_id",
-        "contact_id",
-        "purpose_id",
-        "legal_basis",
-        "status",
-        "channel",
-        "source",
-        "text",
-        "recorded_by_id",
-        "recorded_at",
-    ]
-    cols, marks, extra = column_defaults(ConsentEvent, event_given, "e")
-    withdrawn = _execute(
-        f"""
-        WITH ins AS (
-            INSERT INTO consent_consentevent ({", ".join(event_given + cols)})
-            SELECT %(account)s, c.id, %(purpose)s, 'consent', 'withdrawn', 'import',
-                   st.source_name, 'Unsubscribed in the list ' || st.list_name || ' before the conversion',
-                   %(user)s, %(now)s{"".join(", " + m for m in marks)}
-              FROM converter_draftunsubscribe u
-              JOIN converter_conversionstep st ON st.id = u.step_id
-             CROSS JOIN LATERAL (
-                   SELECT c.id FROM contacts_contact c
-                    WHERE c.account_id = %(account)s AND c.email = u.email LIMIT 1) c
-             WHERE u.account_id = %(account)s AND u.conversion_id = %(conversion)s
-             ORDER BY st.position, c.id
-            RETURNING 1)
-        SELECT count(*) FROM ins
-        """,
-        {**params, **extra, "purpose": e_marketing.pk, "user": conversion.started_by_id},
-    )[0][0]
-
     steps = list(ConversionStep.objects.filter(conversion=conversion).order_by("position"))
+    withdrawn = sum(
+        consent_events_bulk_record(
+            purpose_key=Purpose.E_MARKETING,
+            status=ConsentEvent.Status.WITHDRAWN,
+            legal_basis=LegalBasis.CONSENT,
+            channel="import",
+            source=step.source_name,
+            text=f"Unsubscribed in the list {step.list_name} before the conversion",
+            recorded_by_id=conversion.started_by_id,
+            contacts_sql=(
+                "SELECT (SELECT c.id FROM contacts_contact c WHERE c.account_id = %s"
+                " AND c.email = u.email LIMIT 1) AS contact_id"
+                " FROM converter_draftunsubscribe u WHERE u.account_id = %s AND u.step_id = %s"
+            ),
+            params=[conversion.account_id, conversion.account_id, step.pk],
+        )
+        for step in steps
+    )
+
     segments = [
         Segment.objects.create(name=step.source_name, definition={"source_lists": [step.list_id]})
         for step in steps
