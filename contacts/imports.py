@@ -968,9 +968,10 @@ def _upsert(
     sets: list[str],
     also: str = "",
     also_params: list[Any] | None = None,
-) -> None:
+) -> int:
     """INSERT … ON CONFLICT DO UPDATE, then record on each staged row that met an existing row
-    that row's id (`also` is a further data-modifying CTE over `landed`, e.g. the sources).
+    that row's id (`also` is a further data-modifying CTE over `landed`, e.g. the sources);
+    returns how many met one.
 
     The unique index on (account, …, `key`) arbitrates, so no plan depends on the statistics of
     a target table that this very import is filling (a join planned on the statistics of an
@@ -984,6 +985,18 @@ def _upsert(
             f"{also} UPDATE import_stage s SET target_id = landed.id FROM landed "
             "WHERE NOT landed.inserted AND s.email_normalized = landed.key",
             [*params, *(also_params or [])],
+        )
+        return cursor.rowcount
+
+
+def _update_met(table: str, sets: list[str]) -> None:
+    """Sets `sets` on the rows that staged rows met, by id. Only those few rows are read: the
+    statistics tell the planner how few they are, or it would scan the whole table per chunk."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE import_stage")
+        cursor.execute(
+            f"UPDATE {table} t SET {', '.join(sets)} FROM import_stage s "
+            "WHERE s.target_id IS NOT NULL AND t.id = s.target_id",
         )
 
 
@@ -1037,7 +1050,7 @@ def _apply_list(job: ImportJob, plan: Plan) -> int:
     )
     with connection.cursor() as cursor:
         _stage_suppressions(account)
-        _upsert(
+        met = _upsert(
             table="contacts_listentry",
             key="list_id, email_normalized",
             columns=columns,
@@ -1045,10 +1058,8 @@ def _apply_list(job: ImportJob, plan: Plan) -> int:
             params=params,
             sets=["email = EXCLUDED.email", *_excluded_sets(plan)],
         )
-        cursor.execute(
-            f"UPDATE contacts_listentry t SET {', '.join(later)} FROM import_stage s "
-            "WHERE t.id = s.target_id",
-        )
+        if met:
+            _update_met("contacts_listentry", later)
         cursor.execute(
             'INSERT INTO contacts_importreject (account_id, job_id, line, kind, reason, "values") '
             "SELECT %s, %s, s.line, 'suppressed', 'The address is on the suppression list ('"
@@ -1079,7 +1090,7 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
     )
     with connection.cursor() as cursor:
         _stage_suppressions(account)
-        _upsert(
+        met = _upsert(
             table="contacts_contact",
             key="email",
             columns=columns,
@@ -1091,12 +1102,8 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
             "DO NOTHING)",
             also_params=source_params,
         )
-        if specials:
-            later = [f"{t} = COALESCE(s.{t}, t.{t})" for t in specials]
-            cursor.execute(
-                f"UPDATE contacts_contact t SET {', '.join(later)} FROM import_stage s "
-                "WHERE t.id = s.target_id",
-            )
+        if specials and met:
+            _update_met("contacts_contact", [f"{t} = COALESCE(s.{t}, t.{t})" for t in specials])
         if "optin" in plan.columns:
             _record_optins(job, plan)
         cursor.execute("SELECT count(*) FROM import_stage WHERE sup_reason IS NOT NULL")
