@@ -30,15 +30,16 @@ import json
 import re
 import uuid
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import IO, Any
 
+import psycopg
 from django.conf import settings
 from django.core.files.base import File
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -774,6 +775,9 @@ class Plan:
     specials: list[tuple[int, str]]  # status, opt-in, dates, IP, language, mailing method
     customs: list[tuple[int, str, str]]  # (column, key, type)
     columns: list[str] = field(default_factory=list)  # staging columns after the fixed ones
+    # Whether the next chunk first tries a plain INSERT: true until a chunk meets rows already
+    # there (see `_upsert`).
+    plain_inserts: bool = True
 
 
 def _plan(job: ImportJob) -> Plan:
@@ -959,6 +963,7 @@ def _given_fields(model: type[models.Model], plan: Plan, skip: tuple[str, ...] =
 
 
 def _upsert(
+    plan: Plan,
     *,
     table: str,
     key: str,
@@ -975,7 +980,24 @@ def _upsert(
 
     The unique index on (account, …, `key`) arbitrates, so no plan depends on the statistics of
     a target table that this very import is filling (a join planned on the statistics of an
-    empty list can scan the list once per staged row). Later statements reach rows by id."""
+    empty list can scan the list once per staged row). Later statements reach rows by id.
+
+    Into a new list or database nearly every row is new, and a plain INSERT costs a quarter
+    less than ON CONFLICT (which checks the unique index before each row as well as after). So
+    while chunks meet no existing row, each first tries a plain INSERT in a savepoint; the
+    unique index refuses it if any row was there already, and the chunk then takes the upsert."""
+    all_params = [*params, *(also_params or [])]
+    if plan.plain_inserts:
+        insert = f"INSERT INTO {table} AS t ({columns}) SELECT {expressions} FROM import_stage s"
+        if also:
+            insert = f"WITH landed AS ({insert} RETURNING t.id){also} SELECT 1"
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(insert, all_params)
+            return 0
+        except IntegrityError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                raise
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH landed AS (INSERT INTO {table} AS t ({columns}) SELECT {expressions} "
@@ -984,9 +1006,11 @@ def _upsert(
             "(t.xmax = 0) AS inserted)"
             f"{also} UPDATE import_stage s SET target_id = landed.id FROM landed "
             "WHERE NOT landed.inserted AND s.email_normalized = landed.key",
-            [*params, *(also_params or [])],
+            all_params,
         )
-        return cursor.rowcount
+        met = cursor.rowcount
+    plan.plain_inserts = met == 0
+    return met
 
 
 def _update_met(table: str, sets: list[str]) -> None:
@@ -1051,6 +1075,7 @@ def _apply_list(job: ImportJob, plan: Plan) -> int:
     with connection.cursor() as cursor:
         _stage_suppressions(account)
         met = _upsert(
+            plan,
             table="contacts_listentry",
             key="list_id, email_normalized",
             columns=columns,
@@ -1091,6 +1116,7 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
     with connection.cursor() as cursor:
         _stage_suppressions(account)
         met = _upsert(
+            plan,
             table="contacts_contact",
             key="email",
             columns=columns,
@@ -1232,11 +1258,31 @@ def _fail(account_id: int, job_id: int, claim: str, message: str) -> None:
 
 @dataclass
 class _Chunk:
-    rows: dict[str, list[Any]]
+    rows: int
+    copy_data: bytes  # the rows in COPY's text format
     rejects: list[tuple[int, str, list[str]]]
     done: int
     progress: float
     total: int
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPE = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    text = str(value)
+    if _COPY_SPECIAL.search(text):
+        return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPE[m.group()], text)
+    return text
+
+
+def _copy_data(rows: Iterable[list[Any]]) -> bytes:
+    """The rows in COPY's text format, made by the reading thread: it waits for the database
+    anyway, while the thread applying chunks is the one the import waits for."""
+    return "".join(["\t".join([_copy_value(v) for v in row]) + "\n" for row in rows]).encode()
 
 
 class _Applier:
@@ -1326,11 +1372,15 @@ def _execute(account_id: int, job_id: int, claim: str) -> None:
                 if done - max(committed, skip) >= CHUNK_ROWS:
                     estimate = max(source.estimate, done)
                     progress = source.progress(0)
-                    if not applier.submit(_Chunk(chunk, rejects, done, progress, estimate)):
+                    part = _Chunk(
+                        len(chunk), _copy_data(chunk.values()), rejects, done, progress, estimate
+                    )
+                    if not applier.submit(part):
                         return
                     committed = done
                     chunk, rejects = {}, []
-            applier.submit(_Chunk(chunk, rejects, done, 1.0, done), final=True)
+            part = _Chunk(len(chunk), _copy_data(chunk.values()), rejects, done, 1.0, done)
+            applier.submit(part, final=True)
     finally:
         applier.close()
 
@@ -1353,16 +1403,15 @@ def _commit_chunk(
         )
         if current != (ImportJob.Status.RUNNING, claim):
             return False
-        chunk, rejects = part.rows, part.rejects
+        rejects = part.rejects
         suppressed = 0
-        if chunk:
+        if part.rows:
             columns = ["line", "email", "email_normalized", "email_hash", *plan.columns]
             with connection.cursor() as cursor:
                 cursor.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
                 cursor.execute(_staging_sql(plan))
                 with cursor.copy(f"COPY import_stage ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in chunk.values():
-                        copy.write_row(row)
+                    copy.write(part.copy_data)
             apply = _apply_list if job.target == ImportJob.Target.LIST else _apply_contacts
             suppressed = apply(job, plan)
             with connection.cursor() as cursor:
@@ -1385,7 +1434,7 @@ def _commit_chunk(
         changes: dict[str, Any] = {
             "rows_done": part.done,
             "rows_total": part.total,
-            "rows_imported": models.F("rows_imported") + len(chunk),
+            "rows_imported": models.F("rows_imported") + part.rows,
             "rows_rejected": models.F("rows_rejected") + len(rejects),
             "rows_suppressed": models.F("rows_suppressed") + suppressed,
             "progress": part.progress,

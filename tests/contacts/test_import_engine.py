@@ -373,6 +373,27 @@ def test_a_large_file_is_applied_in_chunks_with_the_same_result(
     assert ("p0@example.be", "Name 80") in entries(tenant, "first_name")
 
 
+def test_contacts_repeated_across_chunks_take_the_last_values_and_one_source(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of new addresses take a plain INSERT; a chunk meeting earlier ones upserts."""
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 4)
+    lines = [f"p{i % 6}@example.be,Name {i},{'nl' if i < 12 else 'fr'}" for i in range(15)]
+    run_import(tenant, csv_bytes("email,first_name,language", *lines), name="Fair")
+    with tenant:
+        assert sorted(Contact.objects.values_list("email", "first_name", "language")) == [
+            ("p0@example.be", "Name 12", "fr"),
+            ("p1@example.be", "Name 13", "fr"),
+            ("p2@example.be", "Name 14", "fr"),
+            ("p3@example.be", "Name 9", "nl"),
+            ("p4@example.be", "Name 10", "nl"),
+            ("p5@example.be", "Name 11", "nl"),
+        ]
+        assert sorted(Source.objects.values_list("contact__email", "name")) == [
+            (f"p{i}@example.be", "Fair") for i in range(6)
+        ]
+
+
 def test_a_job_whose_worker_died_resumes_from_its_checkpoint(
     tenant: Tenant, people: ContactList, monkeypatch: pytest.MonkeyPatch
 ) -> None:
