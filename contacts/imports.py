@@ -1270,19 +1270,24 @@ _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPE = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    text = str(value)
-    if _COPY_SPECIAL.search(text):
-        return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPE[m.group()], text)
-    return text
+def _copy_escaped(text: str) -> str:
+    return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPE[m.group()], text)
 
 
 def _copy_data(rows: Iterable[list[Any]]) -> bytes:
     """The rows in COPY's text format, made by the reading thread: it waits for the database
-    anyway, while the thread applying chunks is the one the import waits for."""
-    return "".join(["\t".join([_copy_value(v) for v in row]) + "\n" for row in rows]).encode()
+    anyway, while the thread applying chunks is the one the import waits for.
+
+    NUL, which no accepted value contains (PostgreSQL cannot store it), stands for NULL until
+    one replace over the whole chunk; a row is escaped only when it needs it."""
+    lines = []
+    for row in rows:
+        line = "\t".join(["\0" if v is None else str(v) for v in row])
+        if line.count("\t") != len(row) - 1 or "\\" in line or "\n" in line or "\r" in line:
+            line = "\t".join(["\0" if v is None else _copy_escaped(str(v)) for v in row])
+        lines.append(line)
+    lines.append("")
+    return "\n".join(lines).replace("\0", "\\N").encode()
 
 
 class _Applier:

@@ -373,6 +373,22 @@ def test_a_large_file_is_applied_in_chunks_with_the_same_result(
     assert ("p0@example.be", "Name 80") in entries(tenant, "first_name")
 
 
+def test_values_with_tabs_backslashes_and_line_breaks_are_stored_as_they_are(
+    tenant: Tenant, people: ContactList
+) -> None:
+    content = csv_bytes(
+        "email;street;city",
+        'a@example.be;"Kerkstraat 1\nbus 2";"Gent\\Centrum"',
+        'b@example.be;"Markt\t3\rA";\\N',
+        newline="\n",
+    )
+    run_import(tenant, content, into=people)
+    assert entries(tenant, "street", "city") == [
+        ("a@example.be", "Kerkstraat 1\nbus 2", "Gent\\Centrum"),
+        ("b@example.be", "Markt\t3\rA", "\\N"),
+    ]
+
+
 def test_contacts_repeated_across_chunks_take_the_last_values_and_one_source(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
