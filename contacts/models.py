@@ -193,7 +193,13 @@ class ListEntry(PersonFields):
                 fields=["account", "list", "email_normalized"], name="listentry_unique_email"
             )
         ]
-        indexes = [models.Index(fields=["account", "list", "id"], name="listentry_list_id")]
+        # Status rides along for the lists page's counts (index-only scans), so that an import
+        # maintains three indexes per entry rather than four.
+        indexes = [
+            models.Index(
+                fields=["account", "list", "id"], include=["status"], name="listentry_list_id"
+            )
+        ]
 
 
 class Source(TenantModel):

@@ -66,7 +66,7 @@ def _count_subquery(queryset: QuerySet[Any]) -> Coalesce:
 def lists_with_counts() -> QuerySet[ContactList, ContactList]:
     """Lists with their entry counts and the date of the last campaign sent to them.
 
-    Each figure is its own correlated subquery (an index-only scan of listentry_list_status), so
+    Each figure is its own correlated subquery (an index-only scan of listentry_list_id), so
     entries are never joined with campaigns: that join multiplies rows before counting."""
     from mailings.models import Campaign
 
