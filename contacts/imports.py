@@ -1179,7 +1179,11 @@ def _staging_sql(plan: Plan) -> str:
         sql_type = "jsonb" if name == "custom" else _SQL_TYPES.get(name, "text")
         columns.append(f"{name} {sql_type}")
     columns += ["target_id bigint", "sup_reason text"]
-    return f"CREATE TEMPORARY TABLE import_stage ({', '.join(columns)})"
+    # Dropped at the commit; inside an outer transaction (tests) the chunk before left it.
+    return (
+        "DROP TABLE IF EXISTS pg_temp.import_stage; "
+        f"CREATE TEMPORARY TABLE import_stage ({', '.join(columns)}) ON COMMIT DROP"
+    )
 
 
 # --- The run ---------------------------------------------------------------------------------------
@@ -1413,14 +1417,11 @@ def _commit_chunk(
         if part.rows:
             columns = ["line", "email", "email_normalized", "email_hash", *plan.columns]
             with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
                 cursor.execute(_staging_sql(plan))
                 with cursor.copy(f"COPY import_stage ({', '.join(columns)}) FROM STDIN") as copy:
                     copy.write(part.copy_data)
             apply = _apply_list if job.target == ImportJob.Target.LIST else _apply_contacts
             suppressed = apply(job, plan)
-            with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE import_stage")
         if rejects:
             ImportReject.objects.bulk_create(
                 [
