@@ -23,6 +23,7 @@ def test_the_demo_admin_signs_in_and_reaches_the_dashboard(page: Any) -> None:
     assert page.get_by_role("heading", level=1).inner_text() == "Kunstverein Maas-Rhein"
     assert "6" in page.locator(".stat", has_text="lists").inner_text()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Lists").click()
+    page.wait_for_url("**/lists/")
     assert page.get_by_role("cell", name="Nieuwsbrief NL").is_visible()
 
 
