@@ -5,10 +5,11 @@ first rows) so that a bad file is refused at once with a clear message; `import_
 column mapping and queues `contacts.tasks.import_run`, which calls `import_execute`.
 
 The fast path streams the file, validates each row in Python (contacts.normalize), COPYs the valid
-rows of a chunk into a temporary staging table and applies them with set-based statements
-(`UPDATE … FROM` then `INSERT … SELECT … ON CONFLICT DO NOTHING`); rejected rows go to
-`ImportReject` in the same transaction. Each chunk commits with its checkpoint (`rows_done`), so
-progress is visible, memory stays flat, and a job whose worker died resumes where it stopped.
+rows of a chunk into a temporary staging table and applies them with set-based statements (a
+plain `INSERT … SELECT` while the rows are all new, else `INSERT … ON CONFLICT DO UPDATE`, then an
+`UPDATE … FROM` of the rows met by id); rejected rows go to `ImportReject` in the same
+transaction. Each chunk commits with its checkpoint (`rows_done`), so progress is visible, memory
+stays flat, and a job whose worker died resumes where it stopped.
 
 Rules the user relies on:
 - nothing is silently dropped or changed: a row that cannot be imported as it is gets a reject
