@@ -1,8 +1,9 @@
 """The converter's rows: a conversion, its steps (one per list), and its draft database.
 
-The draft database lives in its own tables keyed by conversion (`DraftContact`, `DraftSource`,
-`DraftUnsubscribe`), filled from the published contacts when the conversion starts and merged into
-list by list. Nothing the account uses is written before the final confirmation, so a cancel only
+The draft database lives in its own table keyed by conversion (`DraftContact`), filled from the
+published contacts when the conversion starts and merged into list by list; each list's analysed
+entries (`StagedEntry`) say which draft contacts get the list as a source and which addresses it
+unsubscribes. Nothing the account uses is written before the final confirmation, so a cancel only
 deletes the draft rows, and a confirmation publishes them in one transaction.
 """
 
@@ -212,37 +213,10 @@ class DraftContact(_PersonColumns):
         ]
 
 
-class DraftSource(_Staging):
-    conversion = _plain_key(Conversion)
-    draft_contact = _plain_key(DraftContact)
-    step = _plain_key(ConversionStep)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["account", "conversion", "draft_contact", "step"], name="draftsource_unique"
-            )
-        ]
-        indexes = [models.Index(fields=["account", "step"], name="draftsource_step")]
-
-
-class DraftUnsubscribe(_Staging):
-    """An address a merged list had as unsubscribed: suppressed and withdrawn at the confirmation."""
-
-    conversion = _plain_key(Conversion)
-    step = _plain_key(ConversionStep)
-    email = models.TextField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["account", "conversion", "step", "email"], name="draftunsubscribe_unique"
-            )
-        ]
-
-
 class StagedEntry(_PersonColumns):
-    """A list entry as analysed against the draft: its kind and the fields that conflict."""
+    """A list entry as analysed against the draft: its kind and the fields that conflict. Once its
+    step is merged, every entry with a valid address stands for the list as a source of the draft
+    contact with its `email`, and an `unsubscribed` one for a suppression and a withdrawn event."""
 
     class Kind(models.TextChoices):
         NEW = "new", "New"
@@ -265,7 +239,15 @@ class StagedEntry(_PersonColumns):
                 fields=["account", "step", "entry_id"], name="stagedentry_unique"
             )
         ]
-        indexes = [models.Index(fields=["account", "step", "kind"], name="stagedentry_kind")]
+        indexes = [
+            models.Index(fields=["account", "step", "kind"], name="stagedentry_kind"),
+            # The merge updates each conflicting draft contact from its entry, found by this.
+            models.Index(
+                fields=["account", "step", "draft_contact_id"],
+                condition=Q(kind="conflict"),
+                name="stagedentry_conflict_draft",
+            ),
+        ]
 
 
 class Conflict(_Staging):

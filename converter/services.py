@@ -39,8 +39,6 @@ from converter.models import (
     Conversion,
     ConversionStep,
     DraftContact,
-    DraftSource,
-    DraftUnsubscribe,
     StagedEntry,
 )
 from mailings.services import workflows_pause_using_lists, workflows_resume
@@ -280,8 +278,6 @@ def drafts_delete(*, conversion: Conversion) -> None:
     (what each choice dropped) stay with the report."""
     if conversion.is_active:
         return
-    DraftSource.objects.filter(conversion=conversion).delete()
-    DraftUnsubscribe.objects.filter(conversion=conversion).delete()
     DraftContact.objects.filter(conversion=conversion).delete()
     staged = StagedEntry.objects.filter(step__conversion=conversion)
     if conversion.status == Status.DONE:
@@ -373,6 +369,9 @@ def _unit(conversion_id: int, token: str) -> bool:
     # Chunks touch a few thousand rows through indexes; statistics of the draft tables lag behind
     # their growth, and a plan that scans them whole once per row is what stale ones can suggest.
     _execute("SET LOCAL enable_seqscan = off", {})
+    # Those plans cost little per row but look dear to the planner, which then compiles them
+    # (JIT) for longer than they run.
+    _execute("SET LOCAL jit = off", {})
     if conversion.status == Status.ANALYZING:
         return _analyze_unit(conversion, step)
     return _merge_unit(conversion, step)
@@ -509,13 +508,7 @@ def _analyze_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | 
              -- instead of the primary key (which would read every list's entries).
              ORDER BY e.account_id, e.list_id, e.id LIMIT %(size)s
         ), analysed AS (
-            SELECT c.*, d.id AS draft_id,
-                   CASE WHEN d.id IS NULL THEN ARRAY[]::text[] ELSE
-                       array_remove(ARRAY[{field_checks}], NULL)
-                       || COALESCE((SELECT array_agg('{CUSTOM_PREFIX}' || k.key ORDER BY k.key)
-                                      FROM jsonb_each_text(c.custom_fields) k
-                                     WHERE {custom_differs}), ARRAY[]::text[])
-                   END AS conflicts
+            SELECT c.*, d.id AS draft_id, x.conflicts
               FROM chunk c
               -- LATERAL … LIMIT 1: one index probe per entry, whatever the statistics say.
               LEFT JOIN LATERAL (
@@ -523,6 +516,15 @@ def _analyze_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | 
                     WHERE d.account_id = %(account)s AND d.conversion_id = %(conversion)s
                       AND d.email = c.email_normalized
                     LIMIT 1) d ON true
+              -- OFFSET 0 keeps it a subquery: compared once per entry, not once per use below.
+             CROSS JOIN LATERAL (
+                   SELECT CASE WHEN d.id IS NULL THEN ARRAY[]::text[] ELSE
+                       array_remove(ARRAY[{field_checks}], NULL)
+                       || COALESCE((SELECT array_agg('{CUSTOM_PREFIX}' || k.key ORDER BY k.key)
+                                      FROM jsonb_each_text(c.custom_fields) k
+                                     WHERE {custom_differs}), ARRAY[]::text[])
+                   END AS conflicts
+                   OFFSET 0) x
         ), staged AS (
             INSERT INTO converter_stagedentry
                 (account_id, step_id, entry_id, raw_email, email, status, {_FIELDS},
@@ -552,7 +554,10 @@ def _analyze_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | 
         SELECT s.account_id, s.step_id, s.entry_id, s.email, f.field, f.db_value, f.list_value,
                CASE WHEN {clean_value_sql("f.db_value")} = '' THEN 'fill' ELSE 'mismatch' END
           FROM converter_stagedentry s
-          JOIN converter_draftcontact d ON d.id = s.draft_contact_id
+         -- LATERAL … LIMIT 1 again: a join could scan the whole draft, should its statistics
+         -- (taken before this conversion filled it) say the account has no draft contacts.
+         CROSS JOIN LATERAL (
+               SELECT * FROM converter_draftcontact d WHERE d.id = s.draft_contact_id LIMIT 1) d
          CROSS JOIN LATERAL (
                SELECT v.field, v.db_value, v.list_value
                  FROM (VALUES {values}) v(field, db_value, list_value)
@@ -638,21 +643,16 @@ def _merge_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | No
         "COALESCE((SELECT jsonb_object_agg(k.key, k.value) FROM jsonb_each(s.custom_fields) k"
         f" WHERE {custom_text} <> ''), '{{}}'::jsonb)"
     )
-    # New contacts, and their source straight from the ids the insert returns.
+    # The list's sources and unsubscriptions are its staged entries (see StagedEntry).
     _execute(
         f"""
-        WITH created AS (
-            INSERT INTO converter_draftcontact
-                (account_id, conversion_id, contact_id, email, dirty, {_FIELDS}, custom_fields)
-            SELECT s.account_id, %(conversion)s, NULL, s.email, true,
-                   {", ".join(f"s.{f}" for f in PERSON_FIELDS)}, {non_empty_custom}
-              FROM converter_stagedentry s
-             WHERE {in_chunk} AND s.kind = 'new'
-             ORDER BY s.entry_id
-            RETURNING id)
-        INSERT INTO converter_draftsource (account_id, conversion_id, draft_contact_id, step_id)
-        SELECT %(account)s, %(conversion)s, created.id, %(step)s FROM created
-        ON CONFLICT DO NOTHING
+        INSERT INTO converter_draftcontact
+            (account_id, conversion_id, contact_id, email, dirty, {_FIELDS}, custom_fields)
+        SELECT s.account_id, %(conversion)s, NULL, s.email, true,
+               {", ".join(f"s.{f}" for f in PERSON_FIELDS)}, {non_empty_custom}
+          FROM converter_stagedentry s
+         WHERE {in_chunk} AND s.kind = 'new'
+         ORDER BY s.entry_id
         """,
         params,
     )
@@ -668,41 +668,30 @@ def _merge_chunk(conversion: Conversion, step: ConversionStep) -> tuple[int | No
     params["default_list"] = choice == Choice.LIST
     takes_list = "({x} = ANY(%(list_over)s::text[]) OR (%(default_list)s AND NOT {x} = ANY(%(db_over)s::text[])))"
     custom_key = f"('{CUSTOM_PREFIX}' || k.key)"
-    sets = [
-        f"{f} = CASE WHEN '{f}' = ANY(s.conflict_fields) THEN s.{f} ELSE d.{f} END"
-        for f in list_fields
+    values = [
+        f"CASE WHEN '{f}' = ANY(s.conflict_fields) THEN s.{f} ELSE d.{f} END" for f in list_fields
     ]
-    sets.append(
-        "custom_fields = d.custom_fields || COALESCE((SELECT jsonb_object_agg(k.key, k.value)"
+    values.append(
+        "d.custom_fields || COALESCE((SELECT jsonb_object_agg(k.key, k.value)"
         f" FROM jsonb_each(s.custom_fields) k WHERE {custom_key} = ANY(s.conflict_fields)"
         f" AND {takes_list.format(x=custom_key)}), '{{}}'::jsonb)"
     )
+    # Each draft contact is reached by its id, and its entry through stagedentry_conflict_draft:
+    # a join of the two could start from the draft instead and scan it whole once per entry,
+    # should its statistics (taken before this conversion filled it) say the account has none.
     _execute(
         f"""
-        UPDATE converter_draftcontact d SET {", ".join(sets)}, dirty = true
-          FROM converter_stagedentry s
-         WHERE {in_chunk} AND s.kind = 'conflict' AND d.id = s.draft_contact_id
-           AND EXISTS (SELECT 1 FROM unnest(s.conflict_fields) u(f) WHERE {takes_list.format(x="u.f")})
-        """,
-        params,
-    )
-    _execute(
-        f"""
-        INSERT INTO converter_draftsource (account_id, conversion_id, draft_contact_id, step_id)
-        SELECT s.account_id, %(conversion)s, s.draft_contact_id, s.step_id
-          FROM converter_stagedentry s
-         WHERE {in_chunk} AND s.kind IN ('identical', 'conflict')
-        ON CONFLICT DO NOTHING
-        """,
-        params,
-    )
-    _execute(
-        f"""
-        INSERT INTO converter_draftunsubscribe (account_id, conversion_id, step_id, email)
-        SELECT s.account_id, %(conversion)s, s.step_id, s.email
-          FROM converter_stagedentry s
-         WHERE {in_chunk} AND s.kind <> 'invalid' AND s.status = 'unsubscribed'
-        ON CONFLICT DO NOTHING
+        UPDATE converter_draftcontact d
+           SET ({", ".join([*list_fields, "custom_fields"])}, dirty) = (
+               SELECT {", ".join(values)}, true
+                 FROM converter_stagedentry s
+                WHERE s.account_id = %(account)s AND s.step_id = %(step)s
+                  AND s.kind = 'conflict' AND s.draft_contact_id = d.id)
+         WHERE d.id = ANY(ARRAY(
+               SELECT s.draft_contact_id FROM converter_stagedentry s
+                WHERE {in_chunk} AND s.kind = 'conflict'
+                  AND EXISTS (SELECT 1 FROM unnest(s.conflict_fields) u(f)
+                               WHERE {takes_list.format(x="u.f")})))
         """,
         params,
     )
@@ -781,13 +770,13 @@ def _publish(conversion: Conversion) -> None:
         WITH ins AS (
             INSERT INTO contacts_source ({", ".join(source_given + cols)})
             SELECT %(account)s, c.id, st.list_id, st.source_name, %(now)s{"".join(", " + m for m in marks)}
-              FROM converter_draftsource ds
-              JOIN converter_draftcontact d ON d.id = ds.draft_contact_id
-              JOIN converter_conversionstep st ON st.id = ds.step_id
+              FROM converter_conversionstep st
+              JOIN converter_stagedentry s ON s.account_id = st.account_id AND s.step_id = st.id
              CROSS JOIN LATERAL (
                    SELECT c.id FROM contacts_contact c
-                    WHERE c.account_id = %(account)s AND c.email = d.email LIMIT 1) c
-             WHERE ds.account_id = %(account)s AND ds.conversion_id = %(conversion)s
+                    WHERE c.account_id = %(account)s AND c.email = s.email LIMIT 1) c
+             WHERE st.account_id = %(account)s AND st.conversion_id = %(conversion)s
+               AND s.kind <> 'invalid'
             ON CONFLICT (account_id, contact_id, name) DO UPDATE SET list_id = EXCLUDED.list_id
              WHERE contacts_source.list_id IS NULL
             RETURNING 1)
@@ -804,9 +793,10 @@ def _publish(conversion: Conversion) -> None:
             SELECT DISTINCT ON (u.email) %(account)s, u.email,
                    {EMAIL_HASH_SQL.format("u.email")}, 'unsubscribed',
                    'Conversion: unsubscribed in ' || st.list_name, %(now)s{"".join(", " + m for m in marks)}
-              FROM converter_draftunsubscribe u
-              JOIN converter_conversionstep st ON st.id = u.step_id
-             WHERE u.account_id = %(account)s AND u.conversion_id = %(conversion)s
+              FROM converter_conversionstep st
+              JOIN converter_stagedentry u ON u.account_id = st.account_id AND u.step_id = st.id
+             WHERE st.account_id = %(account)s AND st.conversion_id = %(conversion)s
+               AND u.kind <> 'invalid' AND u.status = 'unsubscribed'
              ORDER BY u.email, st.position
             ON CONFLICT (account_id, email_hash) DO NOTHING
             RETURNING 1)
@@ -827,7 +817,8 @@ def _publish(conversion: Conversion) -> None:
             contacts_sql=(
                 "SELECT (SELECT c.id FROM contacts_contact c WHERE c.account_id = %s"
                 " AND c.email = u.email LIMIT 1) AS contact_id"
-                " FROM converter_draftunsubscribe u WHERE u.account_id = %s AND u.step_id = %s"
+                " FROM converter_stagedentry u WHERE u.account_id = %s AND u.step_id = %s"
+                " AND u.kind <> 'invalid' AND u.status = 'unsubscribed'"
             ),
             params=[conversion.account_id, conversion.account_id, step.pk],
         )
