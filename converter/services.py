@@ -370,8 +370,10 @@ def _unit(conversion_id: int, token: str) -> bool:
     # their growth, and a plan that scans them whole once per row is what stale ones can suggest.
     _execute("SET LOCAL enable_seqscan = off", {})
     # Those plans cost little per row but look dear to the planner, which then compiles them
-    # (JIT) for longer than they run.
+    # (JIT) for longer than they run; and it caches per-entry lookups (Memoize) that never hit, as
+    # each entry of a list has its own address.
     _execute("SET LOCAL jit = off", {})
+    _execute("SET LOCAL enable_memoize = off", {})
     if conversion.status == Status.ANALYZING:
         return _analyze_unit(conversion, step)
     return _merge_unit(conversion, step)
