@@ -247,6 +247,12 @@ class StagedEntry(_PersonColumns):
                 condition=Q(kind="conflict"),
                 name="stagedentry_conflict_draft",
             ),
+            # The publication reads each list's unsubscribed entries (a few in a hundred).
+            models.Index(
+                fields=["account", "step"],
+                condition=Q(status="unsubscribed") & ~Q(kind="invalid"),
+                name="stagedentry_unsubscribed",
+            ),
         ]
 
 
