@@ -60,7 +60,7 @@ from contacts.models import (
     SavedMapping,
     Source,
 )
-from contacts.normalize import EMAIL_HASH_SQL, InvalidEmail, normalize_email
+from contacts.normalize import InvalidEmail, email_hash, normalize_email
 
 CHUNK_ROWS = 20_000
 LEASE = timedelta(minutes=10)
@@ -898,7 +898,7 @@ def _row(plan: Plan, values: list[str], width: int) -> tuple[str, list[Any]] | s
 
 def _merge_staged(plan: Plan, earlier: list[Any], later: list[Any]) -> None:
     """A later row of the same e-mail overwrites the earlier one's values where it has some."""
-    offset = 3  # line, email, email_normalized
+    offset = 4  # line, email, email_normalized, email_hash
     n = len(plan.fields) + len(plan.specials)
     for i in range(n):
         value = later[offset + i]
@@ -1031,13 +1031,10 @@ def _update_met(table: str, sets: list[str]) -> None:
 
 
 def _stage_suppressions(account: int) -> None:
-    """Marks the staged addresses that are suppressed. The hash is computed here rather than
-    staged: with no suppressions in the account (the hash join's empty side) it is never
-    computed at all, and the staged rows stay a quarter smaller."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE import_stage s SET sup_reason = sup.reason FROM contacts_suppression sup "
-            f"WHERE sup.account_id = %s AND sup.email_hash = {EMAIL_HASH_SQL.format('s.email_normalized')}",
+            "WHERE sup.account_id = %s AND sup.email_hash = s.email_hash",
             [account],
         )
 
@@ -1183,7 +1180,7 @@ def _record_optins(job: ImportJob, plan: Plan) -> None:
 
 
 def _staging_sql(plan: Plan) -> str:
-    columns = ["line bigint", "email text", "email_normalized text"]
+    columns = ["line bigint", "email text", "email_normalized text", "email_hash text"]
     for name in plan.columns:
         sql_type = "jsonb" if name == "custom" else _SQL_TYPES.get(name, "text")
         columns.append(f"{name} {sql_type}")
@@ -1363,6 +1360,7 @@ def _execute(account_id: int, job_id: int, claim: str) -> None:
             chunk: dict[str, list[Any]] = {}
             rejects: list[tuple[int, str, list[str]]] = []
             row_of = _row
+            hash_of = email_hash
             email_index = plan.email_index
             for record in source.records:
                 values = record.values
@@ -1387,7 +1385,7 @@ def _execute(account_id: int, job_id: int, claim: str) -> None:
                             rejects.append((record.line, result, values))
                     else:
                         email, staged = result
-                        row = [record.line, values[email_index].strip(), email]
+                        row = [record.line, values[email_index].strip(), email, hash_of(email)]
                         row += staged
                         earlier = chunk.get(email)
                         if earlier is None:
@@ -1430,7 +1428,7 @@ def _commit_chunk(
             return False
         rejects = part.rejects
         if part.rows:
-            columns = ["line", "email", "email_normalized", *plan.columns]
+            columns = ["line", "email", "email_normalized", "email_hash", *plan.columns]
             with connection.cursor() as cursor:
                 cursor.execute(_staging_sql(plan))
                 with cursor.copy(f"COPY import_stage ({', '.join(columns)}) FROM STDIN") as copy:
