@@ -1028,6 +1028,7 @@ def _update_met(table: str, sets: list[str]) -> None:
 
 
 def _stage_suppressions(account: int) -> None:
+    """Marks the staged addresses that are suppressed, for `_apply_list` and `_apply_contacts`."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE import_stage s SET sup_reason = sup.reason FROM contacts_suppression sup "
@@ -1076,7 +1077,6 @@ def _apply_list(job: ImportJob, plan: Plan) -> int:
         f"'subscribed' THEN {forced} ELSE COALESCE({status_in}, t.status) END"
     )
     with connection.cursor() as cursor:
-        _stage_suppressions(account)
         met = _upsert(
             plan,
             table="contacts_listentry",
@@ -1117,7 +1117,6 @@ def _apply_contacts(job: ImportJob, plan: Plan) -> int:
         },
     )
     with connection.cursor() as cursor:
-        _stage_suppressions(account)
         met = _upsert(
             plan,
             table="contacts_contact",
@@ -1450,6 +1449,7 @@ def _commit_chunk(
                 cursor.execute(_staging_sql(plan))
                 with cursor.copy(f"COPY import_stage ({', '.join(columns)}) FROM STDIN") as copy:
                     copy.write(part.copy_data)
+            _stage_suppressions(account_id)
         if rejects:
             ImportReject.objects.bulk_create(
                 [
