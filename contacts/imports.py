@@ -1058,24 +1058,26 @@ def _apply_list(job: ImportJob, plan: Plan) -> int:
     specials = [t for _, t in plan.specials]
     status_in = "s.status" if "status" in specials else "NULL"
     forced = "CASE WHEN s.sup_reason = 'bounced' THEN 'bounced' ELSE 'unsubscribed' END"
+
+    def status(otherwise: str) -> str:
+        """The file's status, else `otherwise`; never subscribed for a suppressed address."""
+        wanted = f"COALESCE({status_in}, {otherwise})"
+        return (
+            f"CASE WHEN s.sup_reason IS NOT NULL AND {wanted} = 'subscribed' THEN {forced} "
+            f"ELSE {wanted} END"
+        )
+
     given = _given_fields(ListEntry, plan, skip=("status",))
     given.update(
         account_id=("%s", [account]),
         list_id=("%s", [list_id]),
         email=("s.email", []),
         email_normalized=("s.email_normalized", []),
-        status=(
-            f"CASE WHEN s.sup_reason IS NOT NULL AND COALESCE({status_in}, 'subscribed') = "
-            f"'subscribed' THEN {forced} ELSE COALESCE({status_in}, 'subscribed') END",
-            [],
-        ),
+        status=(status("'subscribed'"), []),
     )
     columns, expressions, params = _insert_columns(ListEntry, given)
     later = [f"{t} = COALESCE(s.{t}, t.{t})" for t in specials if t != "status"]
-    later.append(
-        f"status = CASE WHEN s.sup_reason IS NOT NULL AND COALESCE({status_in}, t.status) = "
-        f"'subscribed' THEN {forced} ELSE COALESCE({status_in}, t.status) END"
-    )
+    later.append(f"status = {status('t.status')}")
     with connection.cursor() as cursor:
         met = _upsert(
             plan,
