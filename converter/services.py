@@ -368,12 +368,14 @@ def _unit(conversion_id: int, token: str) -> bool:
         return _save(conversion, "confirming", go_on=False)
     # Chunks touch a few thousand rows through indexes; statistics of the draft tables lag behind
     # their growth, and a plan that scans them whole once per row is what stale ones can suggest.
-    _execute("SET LOCAL enable_seqscan = off", {})
     # Those plans cost little per row but look dear to the planner, which then compiles them
     # (JIT) for longer than they run; and it caches per-entry lookups (Memoize) that never hit, as
-    # each entry of a list has its own address.
-    _execute("SET LOCAL jit = off", {})
-    _execute("SET LOCAL enable_memoize = off", {})
+    # each entry of a list has its own address. One round trip for the three settings.
+    _execute(
+        "SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true), "
+        "set_config('enable_memoize', 'off', true)",
+        {},
+    )
     if conversion.status == Status.ANALYZING:
         return _analyze_unit(conversion, step)
     return _merge_unit(conversion, step)
